@@ -1,0 +1,144 @@
+"""InvokeEndpoint Lambda: one image, one SageMaker call, one JPEG in S3.
+
+Input: one image of the plan (``request_id, index, endpoint, seed, key, prompt,
+negative_prompt, width, height, num_inference_steps, guidance_scale``).
+Output: ``{"index", "key", "seed", "endpoint", "seconds"}``.
+
+Failures are raised as errors the workflow can tell apart:
+``EndpointBusy`` (throttled, not ready, unavailable, internal: retried by the workflow),
+``ModelError`` (the model failed on this input), ``EndpointRejected`` (SageMaker refused
+the call: wrong name, bad parameters), ``EndpointTimeout`` (no answer within the read
+timeout), ``InvalidModelResponse`` (unusable answer) and ``ImageWriteFailed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from model_answer import InvalidModelResponse, image_from_answer
+
+BUSY_CODES = frozenset(
+    {"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"}
+)
+
+
+class EndpointBusy(Exception):
+    """Transient: the workflow retries with backoff and jitter."""
+
+
+class ModelError(Exception):
+    """The model container failed on this request (SageMaker 424)."""
+
+
+class EndpointRejected(Exception):
+    """SageMaker refused the call (400 ValidationError: unknown endpoint, bad parameters)."""
+
+
+class EndpointTimeout(Exception):
+    """No answer within the read timeout."""
+
+
+class ImageWriteFailed(Exception):
+    """The image was made but could not be stored."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    read_timeout: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        # SageMaker allows 60 s per call; the client waits a little longer so the
+        # service's own timeout error, not ours, is what normally ends a slow call.
+        return cls(bucket=os.environ["BUCKET_NAME"], read_timeout=float(os.environ.get("ENDPOINT_READ_TIMEOUT", "70")))
+
+
+SETTINGS = Settings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")
+# Retries belong to the workflow (visible, with backoff and jitter), not to botocore.
+sagemaker = boto3.client(
+    "sagemaker-runtime",
+    config=Config(read_timeout=SETTINGS.read_timeout, connect_timeout=5, retries={"total_max_attempts": 1}),
+)
+
+
+def endpoint_payload(image: dict[str, Any]) -> dict[str, Any]:
+    """The JumpStart Stable Diffusion request for one image."""
+    return {
+        "prompt": image["prompt"],
+        "negative_prompt": image["negative_prompt"],
+        "width": image["width"],
+        "height": image["height"],
+        "num_inference_steps": image["num_inference_steps"],
+        "guidance_scale": image["guidance_scale"],
+        "num_images_per_prompt": 1,
+        "seed": image["seed"],
+    }
+
+
+@tracer.capture_method
+def call_endpoint(image: dict[str, Any]) -> bytes:
+    try:
+        response = sagemaker.invoke_endpoint(
+            EndpointName=image["endpoint"],
+            ContentType="application/json",
+            Accept="application/json;jpeg",
+            Body=json.dumps(endpoint_payload(image)).encode(),
+        )
+        body: bytes = response["Body"].read()
+        return body
+    except ClientError as exc:
+        code, message = exc.response["Error"].get("Code", ""), exc.response["Error"].get("Message", "")
+        if code in BUSY_CODES:
+            raise EndpointBusy(f"{code}: {message}") from None
+        if code == "ModelError":
+            raise ModelError(message) from None
+        raise EndpointRejected(f"{code}: {message}") from None
+    except ReadTimeoutError:
+        raise EndpointTimeout(f"no answer within {SETTINGS.read_timeout:g} s") from None
+    except ConnectionError as exc:
+        raise EndpointBusy(f"connection failed: {exc}") from None
+
+
+@tracer.capture_method
+def store_image(key: str, jpeg: bytes) -> None:
+    try:
+        s3.put_object(Bucket=SETTINGS.bucket, Key=key, Body=jpeg, ContentType="image/jpeg")
+    except (ClientError, BotoCoreError) as exc:
+        raise ImageWriteFailed(f"could not write {key}: {exc}") from None
+
+
+@logger.inject_lambda_context(correlation_id_path="request_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(image: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_dimension(name="endpoint", value=image["endpoint"])
+    logger.append_keys(index=image["index"], endpoint=image["endpoint"])
+    started = time.perf_counter()
+    try:
+        jpeg = image_from_answer(call_endpoint(image), image["width"], image["height"])
+        store_image(image["key"], jpeg)
+    except (EndpointBusy, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
+        metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
+        logger.warning("image failed", extra={"error": type(exc).__name__, "reason": str(exc)})
+        raise
+    seconds = round(time.perf_counter() - started, 3)
+    metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ImageSeconds", unit=MetricUnit.Seconds, value=seconds)
+    logger.info("image stored", extra={"key": image["key"], "seconds": seconds, "bytes": len(jpeg)})
+    return {"index": image["index"], "key": image["key"], "seed": image["seed"], "endpoint": image["endpoint"], "seconds": seconds}

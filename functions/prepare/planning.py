@@ -1,0 +1,87 @@
+"""Plan a request: which endpoint makes which image, with which seed, under which key.
+
+Images are dealt to endpoints by smooth weighted round-robin (equal weights give plain
+round-robin: 0->A, 1->B, 2->A ...), then grouped into one lane per endpoint. A lane is
+served one image at a time because a GPU endpoint serves one request at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+SEED_SPACE = 2**32
+GENERATION_FIELDS = ("negative_prompt", "width", "height", "num_inference_steps", "guidance_scale")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    weight: int = 1
+
+
+def parse_endpoints(spec: str) -> tuple[Endpoint, ...]:
+    """``"sd-1,sd-2:3"`` -> endpoints; a weight is a positive whole number (default 1)."""
+    endpoints = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, weight = item.partition(":")
+        if not weight:
+            endpoints.append(Endpoint(name))
+        elif weight.isdigit() and int(weight) > 0:
+            endpoints.append(Endpoint(name, int(weight)))
+        else:
+            raise ValueError(f"endpoint weight must be a positive whole number: {item!r}")
+    if not endpoints:
+        raise ValueError("no endpoint configured")
+    if len({e.name for e in endpoints}) != len(endpoints):
+        raise ValueError(f"endpoint named twice: {spec!r}")
+    return tuple(endpoints)
+
+
+def default_seed(request_id: str) -> int:
+    """A seed derived from the request id: random for API runs (the id is random) and the
+    same on a redelivered event (the id is derived from the event), so a replay makes the
+    same images."""
+    return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:4], "big")
+
+
+def assign(count: int, endpoints: tuple[Endpoint, ...]) -> list[str]:
+    """Endpoint name for each image index (smooth weighted round-robin)."""
+    current = {e.name: 0 for e in endpoints}
+    total = sum(e.weight for e in endpoints)
+    order = []
+    for _ in range(count):
+        for e in endpoints:
+            current[e.name] += e.weight
+        chosen = max(endpoints, key=lambda e: current[e.name])
+        current[chosen.name] -= total
+        order.append(chosen.name)
+    return order
+
+
+def image_key(request_id: str, index: int) -> str:
+    return f"images/{request_id}/{index}.jpeg"
+
+
+def plan(request: dict[str, Any], request_id: str, endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
+    """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes."""
+    request = {**request, "seed": request.get("seed", default_seed(request_id))}
+    lanes: dict[str, list[dict[str, Any]]] = {}
+    for index, endpoint in enumerate(assign(request["num_images"], endpoints)):
+        lanes.setdefault(endpoint, []).append(
+            {
+                "request_id": request_id,
+                "index": index,
+                "endpoint": endpoint,
+                "seed": (request["seed"] + index) % SEED_SPACE,
+                "key": image_key(request_id, index),
+                "prompt": request["text"],
+                **{field: request[field] for field in GENERATION_FIELDS},
+            }
+        )
+    return {
+        "request_id": request_id,
+        "request": request,
+        "lanes": [{"endpoint": name, "images": images} for name, images in lanes.items()],
+    }

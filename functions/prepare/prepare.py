@@ -1,0 +1,71 @@
+"""Prepare Lambda: normalize the source, validate with the one schema, plan the lanes.
+
+Input (from the workflow): ``{"input": <execution input>, "execution_name": <name>}``.
+Output: the plan of :func:`planning.plan` plus ``origin``.
+Fails with ``ValidationError`` (message: the JSON error body naming the field).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import planning
+import sources
+from request_validation import ValidationError, validated_request
+
+MAX_PROMPT_FILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment, parsed once at cold start: a bad configuration fails there, loudly."""
+
+    bucket: str
+    endpoints: tuple[planning.Endpoint, ...]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(bucket=os.environ["BUCKET_NAME"], endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]))
+
+
+SETTINGS = Settings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")
+
+
+def read_prompt_file(bucket: str, key: str) -> bytes:
+    if bucket != SETTINGS.bucket:
+        raise ValidationError("event", f"prompt files are read only from this stack's bucket, not {bucket!r}")
+    obj = s3.get_object(Bucket=bucket, Key=key)
+    if obj["ContentLength"] > MAX_PROMPT_FILE_BYTES:
+        raise ValidationError("body", f"the prompt file is {obj['ContentLength']} bytes; the limit is {MAX_PROMPT_FILE_BYTES}")
+    body: bytes = obj["Body"].read()
+    return body
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_name")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        source = sources.normalize(event["input"], event["execution_name"], read_prompt_file)
+        logger.append_keys(request_id=source.request_id, origin=source.origin)
+        request = validated_request(source.request)
+    except ValidationError as exc:
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
+        raise
+    plan = planning.plan(request, source.request_id, SETTINGS.endpoints)
+    metrics.add_metric(name="RequestsPlanned", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ImagesPlanned", unit=MetricUnit.Count, value=request["num_images"])
+    logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"])})
+    return {**plan, "origin": source.origin}

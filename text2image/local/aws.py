@@ -1,0 +1,117 @@
+"""Local AWS: moto (S3 + Step Functions with execution) running the real workflow file
+with the real Lambda handlers, all in this process and on loopback."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from text2image.local import engine
+from text2image.local.lambdas import ACCOUNT, HANDLERS, REGION, LocalLambdaService, function_arn, load_handlers
+from text2image.paths import STATE_MACHINE
+
+BUCKET = "text2image-local"
+STATE_MACHINE_NAME = "text2image"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/text2image-local"
+
+
+def definition_substitutions() -> dict[str, str]:
+    """The local values of the ``${...}`` placeholders CDK fills in on AWS."""
+    return {
+        "PrepareFunctionArn": function_arn("text2image-prepare"),
+        "InvokeEndpointFunctionArn": function_arn("text2image-invoke-endpoint"),
+        "CollectFunctionArn": function_arn("text2image-collect"),
+    }
+
+
+def render_definition(template: str, substitutions: dict[str, str]) -> str:
+    """Fill ``${Name}`` placeholders as CloudFormation's DefinitionSubstitutions does;
+    an unknown placeholder is an error, never left in place."""
+    import re
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in substitutions:
+            raise KeyError(f"no substitution for ${{{name}}} in {STATE_MACHINE.name}")
+        return substitutions[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", fill, template)
+
+
+@dataclass(frozen=True)
+class LocalAWSConfig:
+    endpoint_names: list[str]
+    endpoints_url: str  # the SageMaker Runtime stand-in
+    public_base_url: str  # what image URLs start with (the gateway)
+    retry_time_scale: float = 1.0
+    endpoint_read_timeout: float = 70.0
+
+
+class LocalAWS:
+    """One per process: moto's backends and the handlers' cold-start settings are global."""
+
+    def __init__(self, config: LocalAWSConfig, port: int = 0) -> None:
+        self.config = config
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.url = ""
+        self.state_machine_arn = ""
+
+    def start(self) -> LocalAWS:
+        engine.bind(retry_time_scale=self.config.retry_time_scale)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        os.environ.update(self.environment())
+        LocalLambdaService(load_handlers()).install()
+        self.s3 = self.client("s3")
+        self.sfn = self.client("stepfunctions")
+        self.s3.create_bucket(Bucket=BUCKET)
+        definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS"
+        )["stateMachineArn"]
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def environment(self) -> dict[str, str]:
+        """The process environment: fake credentials, every AWS call pointed at loopback,
+        and the union of the three functions' settings (they run in this process)."""
+        return {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "MOTO_PORT": self.url.rsplit(":", 1)[1],  # where moto's engine sends its own calls
+            "AWS_ENDPOINT_URL_S3": self.url,
+            "AWS_ENDPOINT_URL_SFN": self.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
+            "BUCKET_NAME": BUCKET,
+            "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
+            "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
+            "PUBLIC_BASE_URL": self.config.public_base_url,
+            "POWERTOOLS_SERVICE_NAME": "text2image",
+            "POWERTOOLS_METRICS_NAMESPACE": "text2image",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+
+    def start_execution(self, execution_input: str, name: str | None = None) -> str:
+        return str(
+            self.sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
+            )["executionArn"]
+        )
+
+
+__all__ = ["BUCKET", "HANDLERS", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "render_definition"]

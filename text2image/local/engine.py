@@ -1,0 +1,54 @@
+"""Bind moto's Step Functions engine to what it lacks, in one place.
+
+moto 5.2.x runs executions only when ``execute_state_machine`` is configured, and it ships an ASL interpreter whose JSONata evaluator is not wired (its hook is left
+as ``None``); we bind jsonata-python to that hook. Its ``Retry`` waits really sleep: the
+local stack can scale them down here (``retry_time_scale``) so fault tests stay quick
+while the ASL file keeps its production intervals. ``tests/workflow/test_engine_binding.py``
+fails loudly when moto changes either hook.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import types
+from typing import Any
+
+import jsonata
+from moto.core.config import default_user_config
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+_lock = threading.Lock()
+_retry_time_scale = 1.0
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """Evaluate one JSONata expression as moto composes it (variables declared inline)."""
+    try:
+        result = jsonata.Jsonata(expression).evaluate(None)
+    except Exception as exc:  # jsonata-python raises plain Exceptions; moto expects this one
+        raise moto_jsonata.JSONataException("UNKNOWN", str(exc)) from exc
+    # jsonata-python returns its own list type; a JSON round trip hands moto plain values
+    # (and fails on anything that is not JSON, as AWS would).
+    return json.loads(json.dumps(result))
+
+
+def _scaled_sleep(seconds: float) -> None:
+    time.sleep(seconds * _retry_time_scale)
+
+
+def bind(retry_time_scale: float = 1.0) -> None:
+    """Wire JSONata into moto and set how fast Retry intervals pass (1.0 = as written)."""
+    global _retry_time_scale
+    with _lock:
+        # Run executions with moto's ASL interpreter instead of returning a canned history.
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        _retry_time_scale = retry_time_scale
+        moto_jsonata._eval_jsonata = evaluate_jsonata  # type: ignore[attr-defined]
+        retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[attr-defined]
+    # The interpreter logs every state transition at INFO; keep the console readable.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

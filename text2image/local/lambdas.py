@@ -1,0 +1,121 @@
+"""Run the project's Lambda handlers in this process, as the local Lambda service.
+
+moto's Step Functions engine calls ``lambda:Invoke`` through boto3; a botocore
+``before-send.lambda.Invoke`` handler answers those calls by running our handler modules
+(the very folders CDK deploys) and replying the way the Lambda service does: the result
+as the payload, or ``X-Amz-Function-Error: Unhandled`` with ``errorMessage``/``errorType``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import sys
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from text2image.paths import FUNCTIONS
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+# function name -> "module.handler", the same handler strings CDK deploys.
+HANDLERS = {
+    "text2image-prepare": ("prepare", "prepare.handler"),
+    "text2image-invoke-endpoint": ("invoke_endpoint", "invoke_endpoint.handler"),
+    "text2image-collect": ("collect", "collect.handler"),
+}
+Handler = Callable[[Any, Any], Any]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object that handlers use."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return function_arn(self.function_name)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def load_handlers() -> dict[str, Handler]:
+    """Import each function folder's handler. Their settings are read from the environment
+    at import, as at a cold start, so the environment must be set before this is called."""
+    for folder, _ in HANDLERS.values():
+        path = str(FUNCTIONS / folder)
+        if path not in sys.path:
+            sys.path.append(path)
+    handlers = {}
+    for name, (_, dotted) in HANDLERS.items():
+        module_name, attr = dotted.rsplit(".", 1)
+        handlers[name] = getattr(importlib.import_module(module_name), attr)
+    return handlers
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Any:  # what botocore reads a non-streaming body with
+        yield self.getvalue()
+
+
+def invoke(handler: Handler, function_name: str, payload: Any) -> tuple[int, dict[str, str], bytes]:
+    """Run one invocation; (status, headers, body) as the Lambda service would answer."""
+    headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+    try:
+        result = handler(payload, LambdaContext(function_name))
+    except Exception as exc:  # the Lambda runtime reports every unhandled exception
+        headers["X-Amz-Function-Error"] = "Unhandled"
+        result = {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "stackTrace": traceback.format_exception(exc)[-3:],
+        }
+    return 200, headers, json.dumps(result).encode()
+
+
+class LocalLambdaService:
+    """Answers ``lambda:Invoke`` for the functions in :data:`HANDLERS`."""
+
+    def __init__(self, handlers: dict[str, Handler]) -> None:
+        self.handlers = handlers
+
+    def install(self) -> None:
+        # moto's engine builds its Lambda client from boto3's default session.
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("before-send.lambda.Invoke", self._on_invoke)  # type: ignore[union-attr]
+
+    def _on_invoke(self, request: Any, **_: Any) -> AWSResponse:
+        # .../2015-03-31/functions/<name or ARN>/invocations
+        target = unquote(request.url.split("/functions/", 1)[1].split("/", 1)[0])
+        name = target.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        handler = self.handlers.get(name)
+        if handler is None:
+            body = json.dumps({"Type": "User", "message": f"Function not found: {function_arn(name)}"}).encode()
+            return AWSResponse(request.url, 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, _Body(body))
+        status, headers, body = invoke(handler, name, json.loads(request.body or b"{}"))
+        return AWSResponse(request.url, status, headers, _Body(body))

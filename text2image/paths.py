@@ -1,0 +1,12 @@
+"""Where the project's shared files are: the workflow, the Lambda folders, the schema, the page.
+
+The local stack runs these very files; nothing is copied into the package.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_MACHINE = ROOT / "statemachine" / "text2image.asl.json"
+FUNCTIONS = ROOT / "functions"
+REQUEST_SCHEMA = FUNCTIONS / "prepare" / "request.schema.json"
+WEB = ROOT / "web"
