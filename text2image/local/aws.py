@@ -4,6 +4,7 @@ with the real Lambda handlers, all in this process and on loopback."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,6 @@ def definition_substitutions() -> dict[str, str]:
 def render_definition(template: str, substitutions: dict[str, str]) -> str:
     """Fill ``${Name}`` placeholders as CloudFormation's DefinitionSubstitutions does;
     an unknown placeholder is an error, never left in place."""
-    import re
-
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in substitutions:
@@ -47,7 +46,6 @@ def render_definition(template: str, substitutions: dict[str, str]) -> str:
 class LocalAWSConfig:
     endpoint_names: list[str]
     endpoints_url: str  # the SageMaker Runtime stand-in
-    public_base_url: str  # what image URLs start with (the gateway)
     retry_time_scale: float = 1.0
     endpoint_read_timeout: float = 70.0
 
@@ -59,9 +57,13 @@ class LocalAWS:
         self.config = config
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
+        self.bucket = BUCKET
+        self.public_base_url = ""
         self.state_machine_arn = ""
 
-    def start(self) -> LocalAWS:
+    def start(self, public_base_url: str) -> LocalAWS:
+        """``public_base_url``: what image URLs start with (the gateway, as CloudFront on AWS)."""
+        self.public_base_url = public_base_url
         engine.bind(retry_time_scale=self.config.retry_time_scale)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -95,7 +97,7 @@ class LocalAWS:
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
-            "PUBLIC_BASE_URL": self.config.public_base_url,
+            "PUBLIC_BASE_URL": self.public_base_url,
             "POWERTOOLS_SERVICE_NAME": "text2image",
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -119,9 +119,14 @@ class EndpointServer:
         self._httpd.server_close()
 
     def set_fault(self, name: str, mode: str | None, count: int | None = None) -> None:
-        endpoint = self._endpoint(name)
+        """Make ``name`` fail with ``mode`` for ``count`` calls (None: every call); mode None clears."""
+        if name not in self.endpoints:
+            raise ValueError(f"no endpoint named {name!r}; there are {', '.join(self.endpoints)}")
         if mode is not None and mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise ValueError("count must be a positive whole number or null")
+        endpoint = self.endpoints[name]
         with self._stats_lock:
             endpoint.fault = Fault(mode, count) if mode else None
 

@@ -64,13 +64,25 @@ class LambdaContext:
         return 900_000
 
 
-def load_handlers() -> dict[str, Handler]:
-    """Import each function folder's handler. Their settings are read from the environment
-    at import, as at a cold start, so the environment must be set before this is called."""
+def add_function_paths() -> None:
+    """Make each function folder importable, as the Lambda runtime does with an asset's root.
+    Module names are unique across the folders (tests/unit/test_function_assets.py)."""
     for folder, _ in HANDLERS.values():
         path = str(FUNCTIONS / folder)
         if path not in sys.path:
             sys.path.append(path)
+
+
+def request_validation() -> Any:
+    """The Prepare function's request check: the local edge validates with the same code."""
+    add_function_paths()
+    return importlib.import_module("request_validation")
+
+
+def load_handlers() -> dict[str, Handler]:
+    """Import each function folder's handler. Their settings are read from the environment
+    at import, as at a cold start, so the environment must be set before this is called."""
+    add_function_paths()
     handlers = {}
     for name, (_, dotted) in HANDLERS.items():
         module_name, attr = dotted.rsplit(".", 1)

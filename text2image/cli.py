@@ -1,0 +1,125 @@
+"""``text2image``: run the local stack (``up``) or make images through an API (``generate``)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from text2image.client import DEFAULT_API, ApiCallFailed, download, text2image
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="text2image", description="Parallel Stable Diffusion over several endpoints.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole stack locally (no AWS account needed)")
+    up.add_argument("--port", type=int, default=8000, help="gateway port (default 8000; 0 = any free port)")
+    up.add_argument("--host", default="127.0.0.1", help="gateway address (default loopback only)")
+    up.add_argument("--endpoints", type=int, default=2, help="how many model endpoints (default 2)")
+    up.add_argument("--latency", type=float, default=0.0, help="simulated GPU seconds per image (default 0)")
+    up.add_argument("--model", default="preview", choices=["preview"], help="model served by every endpoint")
+    up.add_argument("--fault", action="append", default=[], metavar="NAME=MODE[:COUNT]",
+                    help="inject a fault: error, throttle, notready, unavailable, slow or garbage")
+    up.add_argument("--retry-time-scale", type=float, default=1.0,
+                    help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS)")
+    up.add_argument("--invocation-limit", type=float, default=60.0,
+                    help="seconds an endpoint call may take, as SageMaker's 60 s (tests scale it down)")
+
+    gen = commands.add_parser("generate", help="make images through the API and save them")
+    gen.add_argument("prompt")
+    gen.add_argument("-n", "--num-images", type=int, default=None)
+    gen.add_argument("--negative-prompt")
+    gen.add_argument("--width", type=int)
+    gen.add_argument("--height", type=int)
+    gen.add_argument("--steps", type=int, dest="num_inference_steps")
+    gen.add_argument("--guidance", type=float, dest="guidance_scale")
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    gen.add_argument("--out", type=Path, default=Path("text2image-output"), help="folder for the JPEGs")
+
+    args = parser.parse_args(argv)
+    return run_up(args) if args.command == "up" else run_generate(args)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    # Imported here: `generate` should not pay for moto and Pillow.
+    from text2image.local.stack import LocalStack, StackConfig
+
+    try:
+        stack = LocalStack(
+            StackConfig(
+                port=args.port, host=args.host, endpoints=args.endpoints, latency=args.latency, model=args.model,
+                faults=tuple(args.fault), retry_time_scale=args.retry_time_scale, invocation_limit=args.invocation_limit,
+            )
+        )
+    except (ValueError, OSError) as exc:
+        print(f"text2image up: {exc}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stack.start()
+    names = ", ".join(stack.config.endpoint_names)
+    print(
+        f"text2image local stack ready\n"
+        f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"
+        f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}, {args.latency:g} s per image\n"
+        f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
+        f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
+        f"-d '{{\"text\":\"A flower, fantasy, happy\"}}'\n"
+        f"  AWS CLI: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 "
+        f"aws --endpoint-url {stack.aws.url} s3 ls s3://{stack.aws.bucket}/ --recursive\n"
+        f"  Ctrl-C stops it.",
+        flush=True,
+    )
+    stopping.wait()
+    stack.stop()
+    print("text2image local stack stopped", flush=True)
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    fields = ("num_images", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed")
+    request: dict[str, Any] = {"text": args.prompt, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None}}
+    done = threading.Event()
+    started = time.monotonic()
+
+    def show_progress() -> None:
+        while not done.wait(0.2):
+            print(f"\rgenerating... {time.monotonic() - started:5.1f} s", end="", file=sys.stderr, flush=True)
+
+    ticker = threading.Thread(target=show_progress, daemon=True)
+    ticker.start()
+    try:
+        answer = text2image(args.api, request)
+    except ApiCallFailed as exc:
+        done.set()
+        print(f"\r{exc}", file=sys.stderr)
+        for error in exc.body.get("errors", []):
+            print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        done.set()
+        print(f"\rcannot reach the API at {args.api}: {exc}", file=sys.stderr)
+        return 1
+    done.set()
+    ticker.join()
+    print(f"\r{len(answer['images'])} image(s) in {answer['time']} s (request {answer['request_id']})", file=sys.stderr)
+    folder = args.out / answer["request_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for count, image in enumerate(answer["images"], 1):
+        path = folder / f"{image['index']}.jpeg"
+        path.write_bytes(download(image["url"]))
+        print(f"[{count}/{len(answer['images'])}] {path}  ({image['endpoint']}, seed {image['seed']}, {image['seconds']} s)")
+    for error in answer["errors"]:
+        print(f"image {error['index']} failed on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

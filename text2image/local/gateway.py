@@ -1,0 +1,228 @@
+"""The local gateway: what CloudFront + API Gateway do in the deployed stack.
+
+- ``POST /text2image``: the edge checks of the deployed API (content type, size, the one
+  JSON Schema, stage throttling), then the workflow, answered with the status mapping of
+  DESIGN.md;
+- ``GET /`` and web assets: the page; ``GET /images/...``, ``/requests/...``: from S3;
+- ``GET /_local/stats``, ``POST /_local/faults``: test hooks for the endpoint server.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from text2image.local.aws import BUCKET, LocalAWS
+from text2image.local.endpoints import EndpointServer
+from text2image.local.throttle import TokenBucket, retry_after_header
+from text2image.paths import WEB
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE = "text2image.html"
+# Step Functions error name -> HTTP status; anything else is a 500 InternalError.
+ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502, "States.Timeout": 504}
+_OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
+_ASSET_PATH = re.compile(r"^/([A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+)$")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    sync_timeout: float = 29.0  # API Gateway's integration timeout
+    throttle_rate: float = 10.0
+    throttle_burst: int = 20
+    poll_interval: float = 0.01
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": error, "message": message, **extra}
+
+
+def execution_error_answer(error: str, cause: str) -> tuple[int, dict[str, Any]]:
+    """A failed execution as the API answers it. Our named errors carry the JSON error
+    body as their message; anything else is an internal error."""
+    status = ERROR_STATUS.get(error, 500)
+    if status in (400, 502):
+        try:
+            return status, json.loads(json.loads(cause)["errorMessage"])
+        except (TypeError, KeyError, json.JSONDecodeError):
+            pass
+    if status == 504:
+        return 504, {"error": "Timeout", "message": "the workflow did not finish in time"}
+    return 500, {"error": "InternalError", "message": f"the workflow failed with {error}"}
+
+
+def parse_request_body(content_type: str, body: bytes, length: int) -> Any:
+    """The JSON request, or 400 naming what is wrong with the HTTP body itself.
+    ``length`` is the declared size: an oversized body is refused without being read."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(400, "ValidationError", f"Content-Type: must be application/json (got {media_type or 'none'!r})", field="Content-Type")
+    if length > MAX_BODY_BYTES:
+        raise ApiError(400, "ValidationError", f"body: is {length} bytes; the limit is {MAX_BODY_BYTES}", field="body")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, "ValidationError", f"body: is not valid JSON ({exc})", field="body") from None
+
+
+class Gateway:
+    def __init__(
+        self,
+        aws: LocalAWS,
+        endpoints: EndpointServer,
+        validate: Callable[[Any], dict[str, Any]],
+        config: GatewayConfig = GatewayConfig(),
+        host: str = "127.0.0.1",
+        port: int = 8000,
+    ) -> None:
+        """``validate`` checks a request as the deployed edge does, raising ``ApiError``."""
+        self.aws, self.endpoints, self.validate, self.config = aws, endpoints, validate, config
+        self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Gateway:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    # -- the API -----------------------------------------------------------------------
+
+    def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        wait = self.throttle.take()
+        if wait:
+            raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", retry_after=retry_after_header(wait))
+        request = parse_request_body(content_type, body, length)
+        self.validate(request)
+        request_id = uuid.uuid4().hex
+        arn = self.aws.start_execution(json.dumps(request), name=request_id)
+        status, answer = self.wait_for(arn, request_id)
+        return status, answer, {}
+
+    def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
+        deadline = time.monotonic() + self.config.sync_timeout
+        while True:
+            execution = self.aws.sfn.describe_execution(executionArn=execution_arn)
+            if execution["status"] == "SUCCEEDED":
+                return 200, json.loads(execution["output"])
+            if execution["status"] != "RUNNING":
+                status, answer = execution_error_answer(execution.get("error", ""), execution.get("cause", ""))
+                return status, {**answer, "request_id": answer.get("request_id", request_id)}
+            if time.monotonic() > deadline:
+                return 504, {
+                    "error": "Timeout",
+                    "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on and its manifest will be at /requests/{request_id}.json",
+                    "request_id": request_id,
+                }
+            time.sleep(self.config.poll_interval)
+
+    def s3_object(self, key: str) -> tuple[bytes, str]:
+        try:
+            obj = self.aws.s3.get_object(Bucket=BUCKET, Key=key)
+        except self.aws.s3.exceptions.NoSuchKey:
+            raise ApiError(404, "NotFound", f"/{key} does not exist (yet)") from None
+        return obj["Body"].read(), obj.get("ContentType") or "application/octet-stream"
+
+    def set_fault(self, body: bytes) -> dict[str, Any]:
+        try:
+            spec = json.loads(body)
+            self.endpoints.set_fault(spec["endpoint"], spec.get("mode"), spec.get("count"))
+        except (json.JSONDecodeError, TypeError, KeyError):
+            raise ApiError(400, "ValidationError", 'body: must be {"endpoint": NAME, "mode": MODE or null, "count": N}', field="body") from None
+        except ValueError as exc:
+            raise ApiError(400, "ValidationError", str(exc), field="body") from None
+        return {"endpoints": self.endpoints.stats()}
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "text2image-local"
+
+            def do_POST(self) -> None:  # noqa: N802
+                path = urlsplit(self.path).path
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    # Refused unread: the connection closes instead of draining a flood.
+                    self.close_connection = True
+                    body = b""
+                else:
+                    body = self.rfile.read(length)
+                self._answer(lambda: self._route_post(path, body, length))
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = urlsplit(self.path).path
+                self._answer(lambda: self._route_get(path))
+
+            def _route_post(self, path: str, body: bytes, length: int) -> tuple[int, Any, dict[str, str]]:
+                if path == "/text2image":
+                    return gateway.text2image(self.headers.get("Content-Type", ""), body, length)
+                if path == "/_local/faults":
+                    return 200, gateway.set_fault(body), {}
+                raise ApiError(404, "NotFound", f"no route POST {path}")
+
+            def _route_get(self, path: str) -> tuple[int, Any, dict[str, str]]:
+                if path == "/":
+                    path = "/" + DEFAULT_PAGE
+                if path == "/_local/stats":
+                    return 200, {"endpoints": gateway.endpoints.stats()}, {}
+                if _OBJECT_PATH.match(path):
+                    data, content_type = gateway.s3_object(path[1:])
+                    return 200, data, {"Content-Type": content_type}
+                asset = _ASSET_PATH.match(path)
+                if asset and (WEB / asset.group(1)).is_file():
+                    content_type = mimetypes.guess_type(asset.group(1))[0] or "application/octet-stream"
+                    return 200, (WEB / asset.group(1)).read_bytes(), {"Content-Type": content_type}
+                raise ApiError(404, "NotFound", f"no such path {path}")
+
+            def _answer(self, route: Any) -> None:
+                try:
+                    status, payload, headers = route()
+                except ApiError as exc:
+                    status, payload, headers = exc.status, exc.body, {}
+                    if "retry_after" in exc.body:
+                        headers = {"Retry-After": exc.body.pop("retry_after")}
+                except Exception as exc:  # never a stack trace to the caller
+                    self.log_error("internal error: %r", exc)
+                    status, payload, headers = 500, {"error": "InternalError", "message": "the gateway failed"}, {}
+                if isinstance(payload, bytes):
+                    data = payload
+                else:
+                    data = json.dumps(payload, ensure_ascii=False).encode()
+                    headers.setdefault("Content-Type", "application/json")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler

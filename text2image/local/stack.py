@@ -1,0 +1,76 @@
+"""The whole local stack in one object: endpoint server, local AWS, gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from text2image.local.aws import LocalAWS, LocalAWSConfig
+from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
+from text2image.local.gateway import ApiError, Gateway, GatewayConfig
+from text2image.local.lambdas import request_validation
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    port: int = 8000
+    host: str = "127.0.0.1"
+    endpoints: int = 2
+    latency: float = 0.0
+    model: str = "preview"
+    faults: tuple[str, ...] = ()  # NAME=MODE[:COUNT]
+    retry_time_scale: float = 1.0
+    invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+
+    @property
+    def endpoint_names(self) -> list[str]:
+        return [f"sd-local-{i}" for i in range(1, self.endpoints + 1)]
+
+
+def edge_validator() -> Any:
+    """The deployed API validates the body against the schema before the workflow starts;
+    locally the same check runs with the Prepare function's code (one schema, one message)."""
+    module = request_validation()
+
+    def validate(request: Any) -> dict[str, Any]:
+        try:
+            return dict(module.validated_request(request))
+        except module.ValidationError as exc:
+            raise ApiError(400, **exc.body) from None
+
+    return validate
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        if config.model != "preview":
+            raise ValueError(f"unknown model {config.model!r}: this version serves 'preview'")
+        if config.endpoints < 1:
+            raise ValueError("at least one endpoint is needed")
+        self.config = config
+        faults = [Fault.parse(text) for text in config.faults]
+        self.endpoints = EndpointServer(config.endpoint_names, latency=config.latency, invocation_limit=config.invocation_limit)
+        for name, fault in faults:
+            self.endpoints.set_fault(name, fault.mode, fault.remaining)
+        self.aws = LocalAWS(
+            LocalAWSConfig(
+                endpoint_names=config.endpoint_names,
+                endpoints_url=self.endpoints.url,
+                retry_time_scale=config.retry_time_scale,
+                # The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s).
+                endpoint_read_timeout=config.invocation_limit + 10,
+            )
+        )
+        self.gateway = Gateway(self.aws, self.endpoints, edge_validator(), config.gateway, config.host, config.port)
+
+    def start(self) -> LocalStack:
+        self.endpoints.start()
+        self.aws.start(public_base_url=self.gateway.url)
+        self.gateway.start()
+        return self
+
+    def stop(self) -> None:
+        self.gateway.stop()
+        self.endpoints.stop()
+        self.aws.stop()
