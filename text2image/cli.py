@@ -23,12 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--endpoints", type=int, default=2, help="how many model endpoints (default 2)")
     up.add_argument("--latency", type=float, default=0.0, help="simulated GPU seconds per image (default 0)")
     up.add_argument("--model", default="preview", choices=["preview"], help="model served by every endpoint")
-    up.add_argument("--fault", action="append", default=[], metavar="NAME=MODE[:COUNT]",
-                    help="inject a fault: error, throttle, notready, unavailable, slow or garbage")
-    up.add_argument("--retry-time-scale", type=float, default=1.0,
-                    help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS)")
-    up.add_argument("--invocation-limit", type=float, default=60.0,
-                    help="seconds an endpoint call may take, as SageMaker's 60 s (tests scale it down)")
+    up.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=MODE[:COUNT]",
+        help="inject a fault: error, throttle, notready, unavailable, slow or garbage",
+    )
+    up.add_argument(
+        "--retry-time-scale",
+        type=float,
+        default=1.0,
+        help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS)",
+    )
+    up.add_argument("--invocation-limit", type=float, default=60.0, help="seconds an endpoint call may take, as SageMaker's 60 s (tests scale it down)")
 
     gen = commands.add_parser("generate", help="make images through the API and save them")
     gen.add_argument("prompt")
@@ -53,8 +61,14 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         stack = LocalStack(
             StackConfig(
-                port=args.port, host=args.host, endpoints=args.endpoints, latency=args.latency, model=args.model,
-                faults=tuple(args.fault), retry_time_scale=args.retry_time_scale, invocation_limit=args.invocation_limit,
+                port=args.port,
+                host=args.host,
+                endpoints=args.endpoints,
+                latency=args.latency,
+                model=args.model,
+                faults=tuple(args.fault),
+                retry_time_scale=args.retry_time_scale,
+                invocation_limit=args.invocation_limit,
             )
         )
     except (ValueError, OSError) as exc:
@@ -71,7 +85,7 @@ def run_up(args: argparse.Namespace) -> int:
         f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}, {args.latency:g} s per image\n"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
         f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
-        f"-d '{{\"text\":\"A flower, fantasy, happy\"}}'\n"
+        f'-d \'{{"text":"A flower, fantasy, happy"}}\'\n'
         f"  AWS CLI: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 "
         f"aws --endpoint-url {stack.aws.url} s3 ls s3://{stack.aws.bucket}/ --recursive\n"
         f"  Ctrl-C stops it.",

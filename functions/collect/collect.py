@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -56,6 +56,8 @@ def manifest_key(request_id: str) -> str:
 def error_message(cause: Any) -> str:
     """The readable part of a Step Functions error cause (a Lambda error's cause is the
     JSON of ``errorMessage``/``errorType``/``stackTrace``)."""
+    if cause is None:
+        return ""
     message = cause if isinstance(cause, str) else json.dumps(cause)
     try:
         parsed = json.loads(message)
@@ -101,7 +103,7 @@ def status_of(response: dict[str, Any]) -> str:
 
 
 def seconds_since(started: str) -> float:
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(started)).total_seconds()
+    return (datetime.now(UTC) - datetime.fromisoformat(started)).total_seconds()
 
 
 @tracer.capture_method

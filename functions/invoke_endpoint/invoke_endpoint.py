@@ -20,17 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from model_answer import InvalidModelResponse, image_from_answer
 
-BUSY_CODES = frozenset(
-    {"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"}
-)
+BUSY_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"})
 
 
 class EndpointBusy(Exception):
@@ -68,7 +67,6 @@ class Settings:
 SETTINGS = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 s3 = boto3.client("s3")
 # Retries belong to the workflow (visible, with backoff and jitter), not to botocore.
 sagemaker = boto3.client(
@@ -111,7 +109,7 @@ def call_endpoint(image: dict[str, Any]) -> bytes:
         raise EndpointRejected(f"{code}: {message}") from None
     except ReadTimeoutError:
         raise EndpointTimeout(f"no answer within {SETTINGS.read_timeout:g} s") from None
-    except ConnectionError as exc:
+    except BotoConnectionError as exc:
         raise EndpointBusy(f"connection failed: {exc}") from None
 
 
@@ -123,22 +121,28 @@ def store_image(key: str, jpeg: bytes) -> None:
         raise ImageWriteFailed(f"could not write {key}: {exc}") from None
 
 
+def emit_metric(name: str, unit: MetricUnit, value: float, endpoint: str) -> None:
+    """A metric with its endpoint dimension, flushed at once. ``Metrics`` keeps one metric
+    set per process; the local stack runs concurrent invocations in one process, where a
+    shared set would mix their endpoint dimensions."""
+    with single_metric(name=name, unit=unit, value=value) as metric:
+        metric.add_dimension(name="endpoint", value=endpoint)
+
+
 @logger.inject_lambda_context(correlation_id_path="request_id")
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(image: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_dimension(name="endpoint", value=image["endpoint"])
     logger.append_keys(index=image["index"], endpoint=image["endpoint"])
     started = time.perf_counter()
     try:
         jpeg = image_from_answer(call_endpoint(image), image["width"], image["height"])
         store_image(image["key"], jpeg)
     except (EndpointBusy, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
-        metrics.add_metric(name=type(exc).__name__, unit=MetricUnit.Count, value=1)
+        emit_metric(type(exc).__name__, MetricUnit.Count, 1, image["endpoint"])
         logger.warning("image failed", extra={"error": type(exc).__name__, "reason": str(exc)})
         raise
     seconds = round(time.perf_counter() - started, 3)
-    metrics.add_metric(name="ImagesGenerated", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ImageSeconds", unit=MetricUnit.Seconds, value=seconds)
+    emit_metric("ImagesGenerated", MetricUnit.Count, 1, image["endpoint"])
+    emit_metric("ImageSeconds", MetricUnit.Seconds, seconds, image["endpoint"])
     logger.info("image stored", extra={"key": image["key"], "seconds": seconds, "bytes": len(jpeg)})
     return {"index": image["index"], "key": image["key"], "seed": image["seed"], "endpoint": image["endpoint"], "seconds": seconds}

@@ -32,7 +32,7 @@ class ValidationError(Exception):
 
 def validated_request(candidate: Any) -> dict[str, Any]:
     """Validate ``candidate`` against the schema; return a copy with the defaults filled in."""
-    request = copy.deepcopy(candidate)
+    request: dict[str, Any] = copy.deepcopy(candidate)
     try:
         validate(event=request, schema=SCHEMA)
     except SchemaValidationError as exc:

@@ -33,6 +33,7 @@ def definition_substitutions() -> dict[str, str]:
 def render_definition(template: str, substitutions: dict[str, str]) -> str:
     """Fill ``${Name}`` placeholders as CloudFormation's DefinitionSubstitutions does;
     an unknown placeholder is an error, never left in place."""
+
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in substitutions:
@@ -74,9 +75,9 @@ class LocalAWS:
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
-        self.state_machine_arn = self.sfn.create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS"
-        )["stateMachineArn"]
+        self.state_machine_arn = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")[
+            "stateMachineArn"
+        ]
         return self
 
     def stop(self) -> None:
@@ -104,16 +105,14 @@ class LocalAWS:
         }
 
     def client(self, service: str) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
         )
 
-    def start_execution(self, execution_input: str, name: str | None = None) -> str:
-        return str(
-            self.sfn.start_execution(
-                stateMachineArn=self.state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input
-            )["executionArn"]
-        )
+    def start_execution(self, execution_input: str, name: str | None = None, state_machine_arn: str | None = None) -> str:
+        """Start the text2image workflow (or another state machine of this local AWS)."""
+        started = self.sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input)
+        return str(started["executionArn"])
 
 
 __all__ = ["BUCKET", "HANDLERS", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "render_definition"]

@@ -29,7 +29,7 @@ _PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 
 # mode -> (status, error code, message) as SageMaker Runtime sends them
 _FAULT_ANSWERS: dict[str, tuple[int, str, str]] = {
-    "error": (424, "ModelError", "Received server error (500) from primary with message \"injected fault\"."),
+    "error": (424, "ModelError", 'Received server error (500) from primary with message "injected fault".'),
     "throttle": (400, "ThrottlingException", "Rate exceeded"),
     "notready": (429, "ModelNotReadyException", "Model is not ready to serve requests"),
     "unavailable": (503, "ServiceUnavailable", "Service is unavailable"),
@@ -108,7 +108,7 @@ class EndpointServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> EndpointServer:
         self._thread.start()
@@ -190,8 +190,13 @@ class EndpointServer:
                 seed = (request["seed"] + offset) % 2**32
                 images.append(
                     self.model(
-                        request["prompt"], request["negative_prompt"], seed,
-                        request["width"], request["height"], request["guidance_scale"], request["num_inference_steps"],
+                        request["prompt"],
+                        request["negative_prompt"],
+                        seed,
+                        request["width"],
+                        request["height"],
+                        request["guidance_scale"],
+                        request["num_inference_steps"],
                     )
                 )
             if time.monotonic() - arrived > self.invocation_limit:
@@ -207,9 +212,9 @@ class EndpointServer:
 
     def _timed_out(self) -> EndpointError:
         return EndpointError(
-            424, "ModelError",
-            f"Your invocation timed out while waiting for a response from container primary "
-            f"(limit {self.invocation_limit:g} s).",
+            424,
+            "ModelError",
+            f"Your invocation timed out while waiting for a response from container primary (limit {self.invocation_limit:g} s).",
         )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -218,7 +223,7 @@ class EndpointServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 match = _PATH.match(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length <= MAX_BODY_BYTES else b""

@@ -1,7 +1,8 @@
 """Bind moto's Step Functions engine to what it lacks, in one place.
 
-moto 5.2.x runs executions only when ``execute_state_machine`` is configured, and it ships an ASL interpreter whose JSONata evaluator is not wired (its hook is left
-as ``None``); we bind jsonata-python to that hook. Its ``Retry`` waits really sleep: the
+moto 5.2.x runs executions only when ``execute_state_machine`` is configured, and its
+ASL interpreter's JSONata evaluator is not wired (the hook is left as ``None``): we set
+the one and bind jsonata-python to the other. Its ``Retry`` waits really sleep: the
 local stack can scale them down here (``retry_time_scale``) so fault tests stay quick
 while the ASL file keeps its production intervals. ``tests/workflow/test_engine_binding.py``
 fails loudly when moto changes either hook.
@@ -47,8 +48,8 @@ def bind(retry_time_scale: float = 1.0) -> None:
         # Run executions with moto's ASL interpreter instead of returning a canned history.
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _retry_time_scale = retry_time_scale
-        moto_jsonata._eval_jsonata = evaluate_jsonata  # type: ignore[attr-defined]
-        retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[attr-defined]
+        moto_jsonata._eval_jsonata = evaluate_jsonata
+        retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[assignment]
     # The interpreter logs every state transition at INFO; keep the console readable.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -97,7 +97,7 @@ class Gateway:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> Gateway:
         self._thread.start()
@@ -132,7 +132,7 @@ class Gateway:
             if time.monotonic() > deadline:
                 return 504, {
                     "error": "Timeout",
-                    "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on and its manifest will be at /requests/{request_id}.json",
+                    "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on, its manifest will be at /requests/{request_id}.json",
                     "request_id": request_id,
                 }
             time.sleep(self.config.poll_interval)
@@ -163,7 +163,7 @@ class Gateway:
             protocol_version = "HTTP/1.1"
             server_version = "text2image-local"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 path = urlsplit(self.path).path
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
@@ -174,7 +174,7 @@ class Gateway:
                     body = self.rfile.read(length)
                 self._answer(lambda: self._route_post(path, body, length))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 self._answer(lambda: self._route_get(path))
 

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import boto3
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from text2image.paths import FUNCTIONS
 
@@ -119,7 +119,7 @@ class LocalLambdaService:
     def install(self) -> None:
         # moto's engine builds its Lambda client from boto3's default session.
         boto3.setup_default_session()
-        boto3.DEFAULT_SESSION.events.register("before-send.lambda.Invoke", self._on_invoke)  # type: ignore[union-attr]
+        boto3.DEFAULT_SESSION.events.register("before-send.lambda.Invoke", self._on_invoke)  # type: ignore[union-attr, arg-type]
 
     def _on_invoke(self, request: Any, **_: Any) -> AWSResponse:
         # .../2015-03-31/functions/<name or ARN>/invocations
@@ -128,6 +128,6 @@ class LocalLambdaService:
         handler = self.handlers.get(name)
         if handler is None:
             body = json.dumps({"Type": "User", "message": f"Function not found: {function_arn(name)}"}).encode()
-            return AWSResponse(request.url, 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, _Body(body))
+            return AWSResponse(request.url, 404, HTTPHeaders({"x-amzn-ErrorType": "ResourceNotFoundException"}), _Body(body))
         status, headers, body = invoke(handler, name, json.loads(request.body or b"{}"))
-        return AWSResponse(request.url, status, headers, _Body(body))
+        return AWSResponse(request.url, status, HTTPHeaders(headers), _Body(body))

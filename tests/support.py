@@ -1,0 +1,93 @@
+"""Helpers shared by the workflow, e2e and unit tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from typing import Any
+
+from PIL import Image
+
+from text2image.local.aws import BUCKET
+from text2image.local.stack import LocalStack
+
+EXECUTION_DEADLINE = 60.0
+
+
+def run_workflow(stack: LocalStack, execution_input: Any, name: str | None = None, state_machine_arn: str | None = None) -> dict[str, Any]:
+    """Start an execution and return its final description (polls until it ends)."""
+    arn = stack.aws.start_execution(json.dumps(execution_input), name=name or uuid.uuid4().hex, state_machine_arn=state_machine_arn)
+    deadline = time.monotonic() + EXECUTION_DEADLINE
+    while True:
+        execution: dict[str, Any] = stack.aws.sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            return execution
+        assert time.monotonic() < deadline, f"execution {arn} still running after {EXECUTION_DEADLINE} s"
+        time.sleep(0.01)
+
+
+def keys_under(stack: LocalStack, prefix: str) -> list[str]:
+    pages = stack.aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+def read_object(stack: LocalStack, key: str) -> tuple[bytes, str]:
+    obj = stack.aws.s3.get_object(Bucket=BUCKET, Key=key)
+    return obj["Body"].read(), obj["ContentType"]
+
+
+def read_manifest(stack: LocalStack, request_id: str) -> dict[str, Any]:
+    body, _ = read_object(stack, f"requests/{request_id}.json")
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
+
+
+def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+    """Decode fully with Pillow (not just the header) and return the size."""
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        image.load()
+        return image.size
+
+
+def invocations(stack: LocalStack) -> dict[str, int]:
+    return {name: stats["invocations"] for name, stats in stack.endpoints.stats().items()}
+
+
+def s3_event(bucket: str, key: str, sequencer: str = "0062E99A88DC407460", etag: str = "e1f2") -> dict[str, Any]:
+    """An S3 "Object Created" event as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": 100, "etag": etag, "sequencer": sequencer},
+            "request-id": "57H08PA84AB1JZW0",
+            "requester": "123456789012",
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+
+
+def custom_event(request: Any, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": "Text2Image Request",
+        "source": "text2image",
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": request,
+    }

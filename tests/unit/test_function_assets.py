@@ -1,0 +1,47 @@
+"""Each Lambda folder is a self-contained asset: its handler at its root, no imports from
+the rest of the repo, and module names unique across folders (the local stack imports
+all three into one process)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+
+from text2image.local.lambdas import HANDLERS
+from text2image.paths import FUNCTIONS
+
+ALLOWED_THIRD_PARTY = {"boto3", "botocore", "aws_lambda_powertools"}
+
+
+def local_modules(folder: str) -> set[str]:
+    return {path.stem for path in (FUNCTIONS / folder).glob("*.py")}
+
+
+def test_module_names_do_not_collide_across_function_folders() -> None:
+    seen: dict[str, str] = {}
+    for folder, _ in HANDLERS.values():
+        for module in local_modules(folder):
+            assert module not in seen, f"{module}.py is in both {seen[module]} and {folder}"
+            seen[module] = folder
+
+
+def test_functions_import_only_the_stdlib_their_own_modules_and_the_runtime() -> None:
+    for folder, handler in HANDLERS.values():
+        own = local_modules(folder)
+        assert handler.split(".")[0] in own
+        for path in (FUNCTIONS / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    assert top in own | ALLOWED_THIRD_PARTY | set(sys.stdlib_module_names) | {"__future__"}, f"{path.name} imports {name}"
+
+
+def test_the_schema_ships_inside_the_prepare_asset() -> None:
+    assert (FUNCTIONS / "prepare" / "request.schema.json").is_file()
+    copies = [p for p in FUNCTIONS.parent.rglob("request.schema.json") if not {".venv", "node_modules", "cdk.out"} & set(p.parts)]
+    assert copies == [FUNCTIONS / "prepare" / "request.schema.json"], "the schema must exist once"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from planning import SEED_SPACE, Endpoint, assign, default_seed, parse_endpoints, plan
+
+REQUEST = {
+    "text": "a flower",
+    "negative_prompt": "",
+    "width": 768,
+    "height": 512,
+    "num_images": 4,
+    "num_inference_steps": 50,
+    "guidance_scale": 7.5,
+}
+
+
+def test_round_robin_over_equal_endpoints() -> None:
+    endpoints = parse_endpoints("sd-1,sd-2")
+    assert assign(5, endpoints) == ["sd-1", "sd-2", "sd-1", "sd-2", "sd-1"]
+
+
+def test_weights_share_images_in_proportion_and_interleave() -> None:
+    order = assign(6, parse_endpoints("big:2,small:1"))
+    assert order.count("big") == 4 and order.count("small") == 2
+    assert order[:3] != ["big", "big", "big"]
+
+
+def test_plan_groups_images_into_one_lane_per_endpoint_with_seeds_and_keys() -> None:
+    result = plan({**REQUEST, "seed": 10}, "req-1", parse_endpoints("sd-1,sd-2"))
+    assert result["request_id"] == "req-1"
+    assert [lane["endpoint"] for lane in result["lanes"]] == ["sd-1", "sd-2"]
+    first = result["lanes"][0]["images"]
+    assert [image["index"] for image in first] == [0, 2]
+    assert [image["seed"] for image in first] == [10, 12]
+    assert [image["key"] for image in first] == ["images/req-1/0.jpeg", "images/req-1/2.jpeg"]
+    assert first[0]["prompt"] == "a flower" and first[0]["width"] == 768
+
+
+def test_fewer_images_than_endpoints_leaves_idle_endpoints_out() -> None:
+    result = plan({**REQUEST, "num_images": 1}, "r", parse_endpoints("a,b,c"))
+    assert [lane["endpoint"] for lane in result["lanes"]] == ["a"]
+
+
+def test_seeds_wrap_modulo_2_to_the_32() -> None:
+    result = plan({**REQUEST, "num_images": 2, "seed": SEED_SPACE - 1}, "r", parse_endpoints("a"))
+    assert [image["seed"] for image in result["lanes"][0]["images"]] == [SEED_SPACE - 1, 0]
+
+
+def test_default_seed_comes_from_the_request_id() -> None:
+    first = plan(REQUEST, "event-abc", parse_endpoints("a"))
+    again = plan(REQUEST, "event-abc", parse_endpoints("a"))
+    other = plan(REQUEST, "event-abd", parse_endpoints("a"))
+    assert first["request"]["seed"] == again["request"]["seed"] == default_seed("event-abc")
+    assert other["request"]["seed"] != first["request"]["seed"]
+    assert 0 <= first["request"]["seed"] < SEED_SPACE
+
+
+@pytest.mark.parametrize("spec", ["", " , ", "a:0", "a:x", "a,a"])
+def test_bad_endpoint_configuration_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError):
+        parse_endpoints(spec)
+
+
+def test_endpoint_spec_parsing() -> None:
+    assert parse_endpoints(" sd-1 , sd-2:3 ") == (Endpoint("sd-1"), Endpoint("sd-2", 3))

@@ -1,0 +1,51 @@
+"""The local engine leans on two moto internals; these tests fail loudly when moto moves them."""
+
+from __future__ import annotations
+
+import json
+
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from support import run_workflow
+
+from text2image.local import engine
+from text2image.local.aws import ROLE_ARN
+from text2image.local.stack import LocalStack
+
+
+def test_moto_still_has_the_hooks_we_bind(stack: LocalStack) -> None:
+    assert moto_jsonata._eval_jsonata is engine.evaluate_jsonata, "moto's JSONata hook moved: update text2image/local/engine.py"
+    wait = retrier_decl.time.sleep  # type: ignore[attr-defined]
+    assert wait is engine._scaled_sleep, "moto's Retry wait moved: update text2image/local/engine.py"
+
+
+def test_jsonata_runs_through_moto_with_awkward_strings(stack: LocalStack) -> None:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Shape",
+        "States": {
+            "Shape": {
+                "Type": "Pass",
+                "Output": {
+                    "text": "{% $states.input.text %}",
+                    "n": "{% $states.input.n + 1 %}",
+                    "name": "{% $states.context.Execution.Name %}",
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = stack.aws.sfn.create_state_machine(name="jsonata-probe", definition=json.dumps(definition), roleArn=ROLE_ARN)["stateMachineArn"]
+    text = "quote \" apostrophe ' backslash \\ newline \n emoji 🌸"
+    result = run_workflow(stack, {"text": text, "n": 1}, name="probe-1", state_machine_arn=arn)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"text": text, "n": 2, "name": "probe-1"}
+
+
+def test_jsonata_errors_fail_the_execution_not_the_engine() -> None:
+    try:
+        engine.evaluate_jsonata("$undefinedFunction(")
+    except moto_jsonata.JSONataException as exc:
+        assert exc.error == "UNKNOWN"
+    else:
+        raise AssertionError("a broken expression must raise JSONataException")
