@@ -49,7 +49,7 @@ def bind(retry_time_scale: float = 1.0) -> None:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         _retry_time_scale = retry_time_scale
         moto_jsonata._eval_jsonata = evaluate_jsonata
-        retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[assignment]
+        retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[attr-defined, assignment]
     # The interpreter logs every state transition at INFO; keep the console readable.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

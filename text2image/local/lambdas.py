@@ -128,6 +128,6 @@ class LocalLambdaService:
         handler = self.handlers.get(name)
         if handler is None:
             body = json.dumps({"Type": "User", "message": f"Function not found: {function_arn(name)}"}).encode()
-            return AWSResponse(request.url, 404, HTTPHeaders({"x-amzn-ErrorType": "ResourceNotFoundException"}), _Body(body))
+            return AWSResponse(request.url, 404, HTTPHeaders.from_dict({"x-amzn-ErrorType": "ResourceNotFoundException"}), _Body(body))
         status, headers, body = invoke(handler, name, json.loads(request.body or b"{}"))
-        return AWSResponse(request.url, status, HTTPHeaders(headers), _Body(body))
+        return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), _Body(body))
