@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
@@ -91,3 +93,20 @@ def custom_event(request: Any, event_id: str | None = None) -> dict[str, Any]:
         "resources": [],
         "detail": request,
     }
+
+
+def http(method: str, url: str, body: bytes | None = None, content_type: str | None = "application/json") -> tuple[int, dict[str, str], bytes]:
+    """One HTTP exchange; (status, headers, body) whatever the status."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def post_json(url: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    status, _, body = http("POST", url, json.dumps(payload).encode())
+    answer: dict[str, Any] = json.loads(body)
+    return status, answer
