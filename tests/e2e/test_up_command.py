@@ -40,7 +40,7 @@ class UpProcess:
         self.lines.put("")  # end of output
 
     def wait_for(self, marker: str, timeout: float) -> str:
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + timeout
         while True:
             try:
