@@ -8,15 +8,23 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install up test test-unit test-workflow test-e2e lint format bench clean
+.PHONY: install browser up test test-unit test-workflow test-e2e test-web lint format bench clean
 
 install:
 	$(UV) sync --frozen
 
+# Browser tests drive Debian's Chromium (never a downloaded browser). Installed when missing
+# and possible; otherwise a clear failure, not a silent skip.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests" >&2; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }; }
+
 up: install
 	$(UV) run text2image up $(ARGS)
 
-test: install
+test: install browser
 	$(UV) run pytest
 
 test-unit: install
@@ -27,6 +35,9 @@ test-workflow: install
 
 test-e2e: install
 	$(UV) run pytest tests/e2e
+
+test-web: install browser
+	$(UV) run pytest tests/web
 
 lint: install
 	$(UV) run ruff check .
