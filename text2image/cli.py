@@ -88,6 +88,8 @@ def run_up(args: argparse.Namespace) -> int:
         f'-d \'{{"text":"A flower, fantasy, happy"}}\'\n'
         f"  AWS CLI: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 "
         f"aws --endpoint-url {stack.aws.url} s3 ls s3://{stack.aws.bucket}/ --recursive\n"
+        f"  events: a JSON request copied to s3://{stack.aws.bucket}/prompts/ or put on the bus as source "
+        f"text2image, detail-type 'Text2Image Request' starts a run\n"
         f"  Ctrl-C stops it.",
         flush=True,
     )

@@ -65,7 +65,7 @@ def _from_event(event: dict[str, Any], read_object: ReadObject) -> Source:
         if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
             s3_event = parse(event=event, model=S3EventNotificationEventBridgeModel)
             bucket, obj = s3_event.detail.bucket.name, s3_event.detail.object
-            return _from_prompt_file(bucket, obj.key, obj.sequencer or obj.etag or "", read_object)
+            return _from_prompt_file(bucket, obj.key, f"{obj.sequencer}/{obj.etag}", read_object)
         if event.get("source") == CUSTOM_SOURCE and event.get("detail-type") == CUSTOM_DETAIL_TYPE:
             custom = parse(event=event, model=EventBridgeModel)
             return Source(custom.detail, _digest("event", custom.id), "event")
@@ -79,6 +79,8 @@ def _from_event(event: dict[str, Any], read_object: ReadObject) -> Source:
 
 
 def _from_prompt_file(bucket: str, key: str, version: str, read_object: ReadObject) -> Source:
+    """``version`` (sequencer + etag) tells one upload of a key from the next, so a
+    redelivered event maps to the same request and a new upload to a new one."""
     if not key.startswith(PROMPTS_PREFIX):
         raise ValidationError("event", f"prompt files must be under {PROMPTS_PREFIX}")
     try:

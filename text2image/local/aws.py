@@ -13,6 +13,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from text2image.local import engine
+from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, HANDLERS, REGION, LocalLambdaService, function_arn, load_handlers
 from text2image.paths import STATE_MACHINE
 
@@ -75,12 +76,13 @@ class LocalAWS:
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
-        self.state_machine_arn = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")[
-            "stateMachineArn"
-        ]
+        created = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")
+        self.state_machine_arn = created["stateMachineArn"]
+        self._events = EventDispatcher(self, BUCKET, ACCOUNT).start()
         return self
 
     def stop(self) -> None:
+        self._events.stop()
         self._server.stop()
 
     def environment(self) -> dict[str, str]:

@@ -1,0 +1,28 @@
+"""The EventBridge rules that start the workflow, shared by the CDK app and the local stack.
+
+The Prepare function recognises the same two shapes (functions/prepare/sources.py keeps
+its own constants because a Lambda asset imports nothing from the repo;
+tests/unit/test_event_patterns.py proves the two agree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROMPTS_PREFIX = "prompts/"
+CUSTOM_SOURCE = "text2image"
+CUSTOM_DETAIL_TYPE = "Text2Image Request"
+
+
+def prompt_file_pattern(bucket: str) -> dict[str, Any]:
+    """A JSON request file created under ``prompts/`` in the stack's bucket."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": PROMPTS_PREFIX}]}},
+    }
+
+
+def custom_event_pattern() -> dict[str, Any]:
+    """``source: text2image``, ``detail-type: Text2Image Request``, ``detail`` = the request."""
+    return {"source": [CUSTOM_SOURCE], "detail-type": [CUSTOM_DETAIL_TYPE]}
