@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from text2image.event_patterns import custom_event_pattern, prompt_file_pattern
 
 QUEUE = "text2image-local-events"
-RULES = {"text2image-prompt-files": prompt_file_pattern, "text2image-custom-events": lambda bucket: custom_event_pattern()}
+# rule name -> its pattern for a bucket
+RULES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "text2image-prompt-files": prompt_file_pattern,
+    "text2image-custom-events": lambda bucket: custom_event_pattern(),
+}
 
 
 def as_aws_sends_it(event: dict[str, Any], account: str) -> dict[str, Any]:
