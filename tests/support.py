@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -12,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from text2image.local import engine
 from text2image.local.aws import BUCKET
 from text2image.local.stack import LocalStack
 
@@ -19,15 +19,11 @@ EXECUTION_DEADLINE = 60.0
 
 
 def run_workflow(stack: LocalStack, execution_input: Any, name: str | None = None, state_machine_arn: str | None = None) -> dict[str, Any]:
-    """Start an execution and return its final description (polls until it ends)."""
+    """Start an execution and return its final description once it has ended."""
     arn = stack.aws.start_execution(json.dumps(execution_input), name=name or uuid.uuid4().hex, state_machine_arn=state_machine_arn)
-    deadline = time.monotonic() + EXECUTION_DEADLINE
-    while True:
-        execution: dict[str, Any] = stack.aws.sfn.describe_execution(executionArn=arn)
-        if execution["status"] != "RUNNING":
-            return execution
-        assert time.monotonic() < deadline, f"execution {arn} still running after {EXECUTION_DEADLINE} s"
-        time.sleep(0.01)
+    assert engine.wait_until_ended(arn, EXECUTION_DEADLINE), f"execution {arn} still running after {EXECUTION_DEADLINE} s"
+    execution: dict[str, Any] = stack.aws.sfn.describe_execution(executionArn=arn)
+    return execution
 
 
 def keys_under(stack: LocalStack, prefix: str) -> list[str]:

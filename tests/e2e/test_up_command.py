@@ -3,75 +3,30 @@
 from __future__ import annotations
 
 import json
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from support import http, jpeg_dimensions, post_json
 
-READY_WITHIN = 30.0
-
-
-class UpProcess:
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "text2image.cli", "up", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.output = self.wait_for("ready", READY_WITHIN)
-        match = re.search(r"web page \+ API\s+(http://[\d.]+:\d+)/", self.output)
-        assert match, self.output
-        self.url = match.group(1)
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put("")  # end of output
-
-    def wait_for(self, marker: str, timeout: float) -> str:
-        seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {marker!r} within {timeout} s; output so far:\n{''.join(seen)}") from None
-            if line == "":
-                raise AssertionError(f"process ended before {marker!r}:\n{''.join(seen)}")
-            seen.append(line)
-            if marker in line:
-                # the banner is several lines: take what is already printed with it
-                while not self.lines.empty():
-                    seen.append(self.lines.get())
-                return "".join(seen)
+from text2image.local.process import LocalStackProcess
 
 
 @pytest.fixture(scope="module")
-def up() -> Iterator[UpProcess]:
-    running = UpProcess("--endpoints", "2", "--retry-time-scale", "0.01")
-    yield running
-    if running.process.poll() is None:
-        running.process.kill()
+def up() -> Iterator[LocalStackProcess]:
+    with LocalStackProcess("--endpoints", "2", "--retry-time-scale", "0.01") as running:
+        yield running
 
 
-def test_ready_on_loopback_with_every_url_printed(up: UpProcess) -> None:
+def test_ready_on_loopback_with_every_url_printed(up: LocalStackProcess) -> None:
     assert up.url.startswith("http://127.0.0.1:")
-    assert re.search(r"endpoints\s+http://127\.0\.0\.1:\d+\s+sd-local-1, sd-local-2", up.output)
-    assert re.search(r"local AWS\s+http://127\.0\.0\.1:\d+", up.output)
+    assert re.search(r"endpoints\s+http://127\.0\.0\.1:\d+\s+sd-local-1, sd-local-2", up.banner)
+    assert re.search(r"local AWS\s+http://127\.0\.0\.1:\d+", up.banner)
 
 
-def test_a_prompt_gives_four_jpegs_of_768_by_512(up: UpProcess) -> None:
+def test_a_prompt_gives_four_jpegs_of_768_by_512(up: LocalStackProcess) -> None:
     status, answer = post_json(f"{up.url}/text2image", {"text": "A flower, fantasy, happy"})
     assert status == 200
     urls = json.loads(answer["body"])
@@ -82,7 +37,7 @@ def test_a_prompt_gives_four_jpegs_of_768_by_512(up: UpProcess) -> None:
         assert code == 200 and headers["Content-Type"] == "image/jpeg" and jpeg_dimensions(data) == (768, 512)
 
 
-def test_generate_command_saves_the_images(up: UpProcess, tmp_path: object) -> None:
+def test_generate_command_saves_the_images(up: LocalStackProcess, tmp_path: object) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "text2image.cli", "generate", "a cat", "-n", "2", "--width", "512", "--height", "512", "--api", up.url, "--out", str(tmp_path)],
         capture_output=True,
@@ -97,7 +52,7 @@ def test_generate_command_saves_the_images(up: UpProcess, tmp_path: object) -> N
             assert jpeg_dimensions(f.read()) == (512, 512)
 
 
-def test_generate_reports_a_bad_request_and_fails(up: UpProcess) -> None:
+def test_generate_reports_a_bad_request_and_fails(up: LocalStackProcess) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "text2image.cli", "generate", "a cat", "--width", "1001", "--api", up.url],
         capture_output=True,
@@ -108,22 +63,17 @@ def test_generate_reports_a_bad_request_and_fails(up: UpProcess) -> None:
     assert "400 ValidationError: width: must be a multiple of 8" in out.stderr
 
 
-def test_ctrl_c_stops_cleanly(up: UpProcess) -> None:
-    up.process.send_signal(signal.SIGINT)
-    assert up.process.wait(timeout=20) == 0
+def test_ctrl_c_stops_cleanly(up: LocalStackProcess) -> None:
+    assert up.stop() == 0
     up.wait_for("stopped", 5)
 
 
 def test_a_fault_given_on_the_command_line_applies() -> None:
-    running = UpProcess("--endpoints", "2", "--fault", "sd-local-2=error")
-    try:
+    with LocalStackProcess("--endpoints", "2", "--fault", "sd-local-2=error") as running:
         status, answer = post_json(f"{running.url}/text2image", {"text": "half of it"})
         assert status == 200
         assert len(json.loads(answer["body"])) == 2
         assert [(e["index"], e["endpoint"], e["error"]) for e in answer["errors"]] == [(1, "sd-local-2", "ModelError"), (3, "sd-local-2", "ModelError")]
-    finally:
-        running.process.send_signal(signal.SIGINT)
-        running.process.wait(timeout=20)
 
 
 def test_bad_options_are_refused_with_a_message() -> None:

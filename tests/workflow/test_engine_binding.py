@@ -6,6 +6,7 @@ import json
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from support import run_workflow
 
 from text2image.local import engine
@@ -17,6 +18,11 @@ def test_moto_still_has_the_hooks_we_bind(stack: LocalStack) -> None:
     assert moto_jsonata._eval_jsonata is engine.evaluate_jsonata, "moto's JSONata hook moved: update text2image/local/engine.py"
     wait = retrier_decl.time.sleep  # type: ignore[attr-defined]
     assert wait is engine._scaled_sleep, "moto's Retry wait moved: update text2image/local/engine.py"
+    assert BaseExecutionWorkerCommunication.terminated is engine._terminated, "moto's end-of-execution hook moved"
+
+
+def test_waiting_for_an_execution_that_never_started_times_out(stack: LocalStack) -> None:
+    assert engine.wait_until_ended("arn:aws:states:us-east-1:123456789012:execution:text2image:nope", 0.05) is False
 
 
 def test_jsonata_runs_through_moto_with_awkward_strings(stack: LocalStack) -> None:

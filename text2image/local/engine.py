@@ -4,7 +4,8 @@ moto 5.2.x runs executions only when ``execute_state_machine`` is configured, an
 ASL interpreter's JSONata evaluator is not wired (the hook is left as ``None``): we set
 the one and bind jsonata-python to the other. Its ``Retry`` waits really sleep: the
 local stack can scale them down here (``retry_time_scale``) so fault tests stay quick
-while the ASL file keeps its production intervals. ``tests/workflow/test_engine_binding.py``
+while the ASL file keeps its production intervals. And the end of an execution is
+announced here, so the gateway waits for it instead of polling DescribeExecution. ``tests/workflow/test_engine_binding.py``
 fails loudly when moto changes either hook.
 """
 
@@ -15,15 +16,22 @@ import logging
 import threading
 import time
 import types
+from collections import OrderedDict
 from typing import Any
 
 import jsonata
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
 _lock = threading.Lock()
 _retry_time_scale = 1.0
+# Executions that ended, newest last, so a waiter is woken instead of polling the API.
+_ended: OrderedDict[str, None] = OrderedDict()
+_ended_changed = threading.Condition()
+_ENDED_REMEMBERED = 10_000
+_moto_terminated = BaseExecutionWorkerCommunication.terminated
 
 
 def evaluate_jsonata(expression: str) -> Any:
@@ -35,6 +43,21 @@ def evaluate_jsonata(expression: str) -> Any:
     # jsonata-python returns its own list type; a JSON round trip hands moto plain values
     # (and fails on anything that is not JSON, as AWS would).
     return json.loads(json.dumps(result))
+
+
+def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+    _moto_terminated(self)
+    with _ended_changed:
+        _ended[self.execution.exec_arn] = None
+        while len(_ended) > _ENDED_REMEMBERED:
+            _ended.popitem(last=False)
+        _ended_changed.notify_all()
+
+
+def wait_until_ended(execution_arn: str, timeout: float) -> bool:
+    """Block until the execution has ended (its status is final); False on timeout."""
+    with _ended_changed:
+        return _ended_changed.wait_for(lambda: execution_arn in _ended, timeout)
 
 
 def _scaled_sleep(seconds: float) -> None:
@@ -50,6 +73,7 @@ def bind(retry_time_scale: float = 1.0) -> None:
         _retry_time_scale = retry_time_scale
         moto_jsonata._eval_jsonata = evaluate_jsonata
         retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[attr-defined, assignment]
+        BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
     # The interpreter logs every state transition at INFO; keep the console readable.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

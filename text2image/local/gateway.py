@@ -13,7 +13,6 @@ import json
 import mimetypes
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from text2image.local import engine
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.endpoints import EndpointServer
 from text2image.local.throttle import TokenBucket, retry_after_header
@@ -39,7 +39,6 @@ class GatewayConfig:
     sync_timeout: float = 29.0  # API Gateway's integration timeout
     throttle_rate: float = 10.0
     throttle_burst: int = 20
-    poll_interval: float = 0.01
 
 
 class ApiError(Exception):
@@ -121,21 +120,17 @@ class Gateway:
         return status, answer, {}
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
-        deadline = time.monotonic() + self.config.sync_timeout
-        while True:
-            execution = self.aws.sfn.describe_execution(executionArn=execution_arn)
-            if execution["status"] == "SUCCEEDED":
-                return 200, json.loads(execution["output"])
-            if execution["status"] != "RUNNING":
-                status, answer = execution_error_answer(execution.get("error", ""), execution.get("cause", ""))
-                return status, {**answer, "request_id": answer.get("request_id", request_id)}
-            if time.monotonic() > deadline:
-                return 504, {
-                    "error": "Timeout",
-                    "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on, its manifest will be at /requests/{request_id}.json",
-                    "request_id": request_id,
-                }
-            time.sleep(self.config.poll_interval)
+        if not engine.wait_until_ended(execution_arn, self.config.sync_timeout):
+            return 504, {
+                "error": "Timeout",
+                "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on, its manifest will be at /requests/{request_id}.json",
+                "request_id": request_id,
+            }
+        execution = self.aws.sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] == "SUCCEEDED":
+            return 200, json.loads(execution["output"])
+        status, answer = execution_error_answer(execution.get("error", ""), execution.get("cause", ""))
+        return status, {**answer, "request_id": answer.get("request_id", request_id)}
 
     def s3_object(self, key: str) -> tuple[bytes, str]:
         try:
