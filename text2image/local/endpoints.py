@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from text2image.local.http_service import HTTPService
 from text2image.local.preview import render
 
 FAULT_MODES = ("error", "throttle", "notready", "unavailable", "slow", "garbage")
@@ -86,7 +87,7 @@ class Endpoint:
         return mode
 
 
-class EndpointServer:
+class EndpointServer(HTTPService):
     def __init__(
         self,
         names: list[str],
@@ -101,22 +102,7 @@ class EndpointServer:
         self.latency = latency
         self.invocation_limit = invocation_limit
         self._stats_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="endpoints", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> EndpointServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__("endpoints", self._handler_class(), host, port)
 
     def set_fault(self, name: str, mode: str | None, count: int | None = None) -> None:
         """Make ``name`` fail with ``mode`` for ``count`` calls (None: every call); mode None clears."""

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from text2image.local import engine
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.endpoints import EndpointServer
+from text2image.local.http_service import HTTPService
 from text2image.local.throttle import TokenBucket, retry_after_header
 from text2image.paths import WEB
 
@@ -76,7 +76,7 @@ def parse_request_body(content_type: str, body: bytes, length: int) -> Any:
         raise ApiError(400, "ValidationError", f"body: is not valid JSON ({exc})", field="body") from None
 
 
-class Gateway:
+class Gateway(HTTPService):
     def __init__(
         self,
         aws: LocalAWS,
@@ -89,22 +89,7 @@ class Gateway:
         """``validate`` checks a request as the deployed edge does, raising ``ApiError``."""
         self.aws, self.endpoints, self.validate, self.config = aws, endpoints, validate, config
         self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="gateway", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> Gateway:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__("gateway", self._handler_class(), host, port)
 
     # -- the API -----------------------------------------------------------------------
 
