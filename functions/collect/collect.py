@@ -20,9 +20,11 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAX_ERROR_MESSAGE = 500
+PARAMETER_MAX_AGE = 300
 
 
 class GenerationFailed(Exception):
@@ -32,14 +34,15 @@ class GenerationFailed(Exception):
 @dataclass(frozen=True)
 class Settings:
     bucket: str
-    public_base_url: str
+    # The public base URL (CloudFront) lives in an SSM parameter, not in an environment
+    # variable: the distribution depends on the API, the API on the state machine, the state
+    # machine on this function, so this function cannot take the distribution's domain at
+    # deploy time without a cycle. Only the parameter's fixed *name* is passed in.
+    public_base_url_parameter: str
 
     @classmethod
     def from_env(cls) -> Settings:
-        base_url = os.environ["PUBLIC_BASE_URL"].rstrip("/")
-        if not base_url.startswith(("https://", "http://")):
-            raise ValueError(f"PUBLIC_BASE_URL must be an http(s) URL, not {base_url!r}")
-        return cls(bucket=os.environ["BUCKET_NAME"], public_base_url=base_url)
+        return cls(bucket=os.environ["BUCKET_NAME"], public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"])
 
 
 SETTINGS = Settings.from_env()
@@ -47,6 +50,14 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
+
+
+def public_base_url() -> str:
+    """Read through Powertools Parameters, cached for 5 minutes per container."""
+    base_url = str(parameters.get_parameter(SETTINGS.public_base_url_parameter, max_age=PARAMETER_MAX_AGE)).rstrip("/")
+    if not base_url.startswith(("https://", "http://")):
+        raise ValueError(f"{SETTINGS.public_base_url_parameter} must hold an http(s) URL, not {base_url!r}")
+    return base_url
 
 
 def manifest_key(request_id: str) -> str:
@@ -122,7 +133,7 @@ def write_manifest(request_id: str, manifest: dict[str, Any]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = event["plan"]
-    response = build_response(plan, event["results"], seconds_since(event["started"]), SETTINGS.public_base_url)
+    response = build_response(plan, event["results"], seconds_since(event["started"]), public_base_url())
     status = status_of(response)
     write_manifest(plan["request_id"], {**response, "status": status, "request": plan["request"]})
     metrics.add_metric(name="ImagesDelivered", unit=MetricUnit.Count, value=len(response["images"]))

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import planning
 import sources
-from request_validation import ValidationError, validated_request
+from request_validation import SCHEMA, ValidationError, validated_request
 
 MAX_PROMPT_FILE_BYTES = 64 * 1024
 
@@ -29,10 +29,19 @@ class Settings:
 
     bucket: str
     endpoints: tuple[planning.Endpoint, ...]
+    default_num_images: int  # used when a request names no num_images
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(bucket=os.environ["BUCKET_NAME"], endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]))
+        limits = SCHEMA["properties"]["num_images"]
+        default_num_images = int(os.environ.get("DEFAULT_NUM_IMAGES", limits["default"]))
+        if not limits["minimum"] <= default_num_images <= limits["maximum"]:
+            raise ValueError(f"DEFAULT_NUM_IMAGES must be in {limits['minimum']}..{limits['maximum']}, not {default_num_images}")
+        return cls(
+            bucket=os.environ["BUCKET_NAME"],
+            endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]),
+            default_num_images=default_num_images,
+        )
 
 
 SETTINGS = Settings.from_env()
@@ -60,6 +69,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         source = sources.normalize(event["input"], event["execution_name"], read_prompt_file)
         logger.append_keys(request_id=source.request_id, origin=source.origin)
         request = validated_request(source.request)
+        if "num_images" not in source.request:
+            request["num_images"] = SETTINGS.default_num_images
     except ValidationError as exc:
         metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})

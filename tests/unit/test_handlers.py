@@ -164,3 +164,21 @@ def test_error_messages_are_bounded(clean_stack: LocalStack) -> None:
 
     assert len(collect.error_message("x" * 10_000)) == collect.MAX_ERROR_MESSAGE
     assert collect.error_message(None) == ""
+
+
+def test_prepare_uses_the_configured_default_image_count(clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import prepare
+
+    monkeypatch.setattr(prepare, "SETTINGS", prepare.Settings(bucket="b", endpoints=prepare.SETTINGS.endpoints, default_num_images=2))
+    plan = call(prepare, {"input": {"text": "a"}, "execution_name": "exec-3"})
+    assert plan["request"]["num_images"] == 2
+    plan = call(prepare, {"input": {"text": "a", "num_images": 5}, "execution_name": "exec-4"})
+    assert plan["request"]["num_images"] == 5
+
+
+def test_prepare_refuses_a_default_image_count_out_of_range(monkeypatch: pytest.MonkeyPatch, clean_stack: LocalStack) -> None:
+    import prepare
+
+    monkeypatch.setenv("DEFAULT_NUM_IMAGES", "17")
+    with pytest.raises(ValueError, match="DEFAULT_NUM_IMAGES"):
+        prepare.Settings.from_env()

@@ -20,6 +20,7 @@ from text2image.paths import STATE_MACHINE
 BUCKET = "text2image-local"
 STATE_MACHINE_NAME = "text2image"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/text2image-local"
+PUBLIC_BASE_URL_PARAMETER = "/text2image/local/public-base-url"
 
 
 def definition_substitutions() -> dict[str, str]:
@@ -75,6 +76,8 @@ class LocalAWS:
         self.s3 = self.client("s3")
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
+        # What CDK's StringParameter holds on AWS: the base URL images are served from.
+        self.client("ssm").put_parameter(Name=PUBLIC_BASE_URL_PARAMETER, Value=public_base_url, Type="String", Overwrite=True)
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
         created = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")
         self.state_machine_arn = created["stateMachineArn"]
@@ -96,11 +99,12 @@ class LocalAWS:
             "MOTO_PORT": self.url.rsplit(":", 1)[1],  # where moto's engine sends its own calls
             "AWS_ENDPOINT_URL_S3": self.url,
             "AWS_ENDPOINT_URL_SFN": self.url,
+            "AWS_ENDPOINT_URL_SSM": self.url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
-            "PUBLIC_BASE_URL": self.public_base_url,
+            "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",
             "POWERTOOLS_TRACE_DISABLED": "true",
