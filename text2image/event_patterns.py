@@ -14,12 +14,15 @@ CUSTOM_SOURCE = "text2image"
 CUSTOM_DETAIL_TYPE = "Text2Image Request"
 
 
+PROMPT_FILE_SUFFIX = ".json"
+
+
 def prompt_file_pattern(bucket: str) -> dict[str, Any]:
-    """A JSON request file created under ``prompts/`` in the stack's bucket."""
+    """A ``.json`` request file created under ``prompts/`` in the stack's bucket."""
     return {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": PROMPTS_PREFIX}]}},
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"wildcard": f"{PROMPTS_PREFIX}*{PROMPT_FILE_SUFFIX}"}]}},
     }
 
 

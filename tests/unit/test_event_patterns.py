@@ -11,5 +11,5 @@ def test_the_rules_and_prepare_name_the_same_sources() -> None:
     assert sources.CUSTOM_SOURCE == event_patterns.CUSTOM_SOURCE
     assert sources.CUSTOM_DETAIL_TYPE == event_patterns.CUSTOM_DETAIL_TYPE
     pattern = event_patterns.prompt_file_pattern("bkt")
-    assert pattern["detail"]["object"]["key"] == [{"prefix": sources.PROMPTS_PREFIX}]
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": f"{sources.PROMPTS_PREFIX}*.json"}]
     assert event_patterns.custom_event_pattern() == {"source": [sources.CUSTOM_SOURCE], "detail-type": [sources.CUSTOM_DETAIL_TYPE]}

@@ -39,6 +39,7 @@ def test_files_elsewhere_in_the_bucket_start_nothing(clean_stack: LocalStack) ->
 
     before, started = keys_under(clean_stack, "requests/"), executions()
     clean_stack.aws.s3.put_object(Bucket=BUCKET, Key="uploads/not-a-prompt.json", Body=b'{"text": "ignored"}')
+    clean_stack.aws.s3.put_object(Bucket=BUCKET, Key="prompts/notes.txt", Body=b'{"text": "not a .json file"}')
     clean_stack.aws.s3.put_object(Bucket=BUCKET, Key="prompts/marker.json", Body=b'{"text": "marker", "num_images": 1}')
     manifests = wait_for_new_manifests(clean_stack, before, 1)
     assert [m["request"]["text"] for m in manifests] == ["marker"]

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from text2image.deploy_settings import context_defaults
 from text2image.local import engine
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.endpoints import EndpointServer
@@ -34,11 +35,15 @@ _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests
 _ASSET_PATH = re.compile(r"^/([A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+)$")
 
 
+_DEPLOYED = context_defaults()
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     sync_timeout: float = 29.0  # API Gateway's integration timeout
-    throttle_rate: float = 10.0
-    throttle_burst: int = 20
+    # The deployed stage's throttling (cdk.json), so the local stack refuses what AWS would.
+    throttle_rate: float = float(_DEPLOYED["throttleRate"])
+    throttle_burst: int = int(_DEPLOYED["throttleBurst"])
 
 
 class ApiError(Exception):

@@ -1,0 +1,1 @@
+"""The CDK app of text2image (see app.py)."""

@@ -1,0 +1,94 @@
+"""The stack's configuration: CDK context (``cdk.json`` defaults, ``-c key=value`` overrides)
+parsed once into a checked model."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Node
+
+from text2image.deploy_settings import PREFIX, context_defaults
+
+_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    endpoints: str  # "sd-1,sd-2" or weighted "sd-1:2,sd-2:1", as the Prepare function reads it
+    default_num_images: int
+    throttle_rate: float
+    throttle_burst: int
+    log_level: str
+    workflow_log_level: str
+    image_retention_days: int
+    api_key: bool
+    powertools_layer_version: int
+    create_endpoints: bool
+    endpoint_image_uri: str
+    endpoint_model_data_url: str
+    endpoint_instance_type: str
+    endpoint_max_instances: int
+    endpoint_target_invocations_per_instance: int
+
+    @property
+    def endpoint_names(self) -> list[str]:
+        return [item.strip().partition(":")[0] for item in self.endpoints.split(",") if item.strip()]
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackConfig:
+        defaults = context_defaults()
+
+        def get(key: str) -> Any:
+            value = node.try_get_context(PREFIX + key)
+            return defaults[key] if value is None else value
+
+        config = cls(
+            endpoints=str(get("endpoints")),
+            default_num_images=int(get("defaultNumImages")),
+            throttle_rate=float(get("throttleRate")),
+            throttle_burst=int(get("throttleBurst")),
+            log_level=str(get("logLevel")).upper(),
+            workflow_log_level=str(get("workflowLogLevel")).upper(),
+            image_retention_days=int(get("imageRetentionDays")),
+            api_key=_flag(get("apiKey")),
+            powertools_layer_version=int(get("powertoolsLayerVersion")),
+            create_endpoints=_flag(get("createEndpoints")),
+            endpoint_image_uri=str(get("endpointImageUri")),
+            endpoint_model_data_url=str(get("endpointModelDataUrl")),
+            endpoint_instance_type=str(get("endpointInstanceType")),
+            endpoint_max_instances=int(get("endpointMaxInstances")),
+            endpoint_target_invocations_per_instance=int(get("endpointTargetInvocationsPerInstance")),
+        )
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Refuse a configuration that cannot deploy, at synth time and saying why."""
+        problems = []
+        if not self.endpoint_names or any(not _ENDPOINT_NAME.match(name) for name in self.endpoint_names):
+            problems.append(f"endpoints must be SageMaker endpoint names, comma-separated (got {self.endpoints!r})")
+        if not 1 <= self.default_num_images <= 16:
+            problems.append("defaultNumImages must be 1..16")
+        if self.throttle_rate <= 0 or self.throttle_burst < 1:
+            problems.append("throttleRate must be > 0 and throttleBurst >= 1")
+        if self.log_level not in _LOG_LEVELS:
+            problems.append(f"logLevel must be one of {_LOG_LEVELS}")
+        if self.workflow_log_level not in _WORKFLOW_LOG_LEVELS:
+            problems.append(f"workflowLogLevel must be one of {_WORKFLOW_LOG_LEVELS}")
+        if self.image_retention_days < 1:
+            problems.append("imageRetentionDays must be at least 1")
+        if self.create_endpoints and not (self.endpoint_image_uri and self.endpoint_model_data_url.startswith("s3://")):
+            problems.append("createEndpoints needs endpointImageUri and an s3:// endpointModelDataUrl")
+        if self.endpoint_max_instances < 1 or self.endpoint_target_invocations_per_instance < 1:
+            problems.append("endpointMaxInstances and endpointTargetInvocationsPerInstance must be at least 1")
+        if problems:
+            raise ValueError("text2image configuration: " + "; ".join(problems))
+
+
+def _flag(value: Any) -> bool:
+    """Context from the command line arrives as text: -c text2image:apiKey=true."""
+    return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")

@@ -1,0 +1,107 @@
+"""The SageMaker endpoints the workflow calls: by default existing ones named in context;
+optionally created here from a container image and model data, with autoscaling."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.nag import acknowledge, as_nag_prints
+
+VARIANT = "AllTraffic"
+
+
+def s3_object_arn(stack: Stack, url: str) -> str:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return f"arn:{stack.partition}:s3:::{bucket}/{key}"
+
+
+class Endpoints(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.names = config.endpoint_names
+        if not config.create_endpoints:
+            return
+        stack = Stack.of(self)
+        role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[s3_object_arn(stack, config.endpoint_model_data_url)]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}}
+            )
+        )
+        model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(image=config.endpoint_image_uri, model_data_url=config.endpoint_model_data_url),
+        )
+        model.node.add_dependency(role)
+        for name in self.names:
+            endpoint_config = sagemaker.CfnEndpointConfig(
+                self,
+                f"{name}-config",
+                production_variants=[
+                    sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                        variant_name=VARIANT,
+                        model_name=model.attr_model_name,
+                        instance_type=config.endpoint_instance_type,
+                        initial_instance_count=1,
+                        initial_variant_weight=1,
+                    )
+                ],
+            )
+            endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+            target = autoscaling.ScalableTarget(
+                self,
+                f"{name}-scaling",
+                service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+                resource_id=f"endpoint/{name}/variant/{VARIANT}",
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                min_capacity=1,
+                max_capacity=config.endpoint_max_instances,
+            )
+            target.node.add_dependency(endpoint)
+            target.scale_to_track_metric(
+                f"{name}-invocations",
+                predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+                target_value=config.endpoint_target_invocations_per_instance,
+            )
+            acknowledge(
+                endpoint_config,
+                "AwsSolutions-SM3",
+                "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
+            )
+        acknowledge(
+            model,
+            "AwsSolutions-SM1",
+            "Endpoints reached only through the InvokeEndpoint API; no VPC resources are accessed by the model container.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no resource (the latter is limited to SageMaker's namespace by a condition).",
+        )
+        acknowledge(
+            role,
+            as_nag_prints(stack, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*]"),
+            "SageMaker names each endpoint's log group itself, under /aws/sagemaker/Endpoints/.",
+        )

@@ -1,0 +1,19 @@
+"""cdk-nag acknowledgments, each with a reason specific to this stack."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stack, Token, Validations
+from constructs import IConstruct
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge ``rule`` on ``scope`` and everything under it."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def as_nag_prints(stack: Stack, text: str) -> str:
+    """``text`` with {region} and {account} as cdk-nag prints them in finding ids: the
+    pseudo parameter when the stack is environment-agnostic, the value when it is not."""
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return text.format(region=region, account=account)

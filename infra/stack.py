@@ -1,0 +1,78 @@
+"""The text2image stack: storage, functions, workflow, API, CDN, events, endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import Api
+from infra.cdn import Cdn
+from infra.config import StackConfig
+from infra.endpoints import Endpoints
+from infra.events import Events
+from infra.functions import Functions
+from infra.nag import acknowledge, as_nag_prints
+from infra.storage import Storage
+from infra.workflow import Workflow
+
+
+class Text2ImageStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description="text2image: parallel Stable Diffusion over SageMaker endpoints", **kwargs)
+        # A fixed name, known before the distribution exists: this is what breaks the cycle
+        # distribution -> API -> state machine -> collector -> distribution.
+        public_base_url_parameter = f"/text2image/{construct_id}/public-base-url"
+        storage = Storage(self, "Storage", image_retention_days=config.image_retention_days)
+        self.endpoints = Endpoints(self, "Endpoints", config=config)
+        functions = Functions(self, "Functions", config=config, bucket=storage.bucket, public_base_url_parameter=public_base_url_parameter)
+        workflow = Workflow(
+            self,
+            "Workflow",
+            prepare=functions.prepare,
+            invoke_endpoint=functions.invoke_endpoint,
+            collect=functions.collect,
+            log_level=config.workflow_log_level,
+        )
+        api = Api(
+            self,
+            "Api",
+            state_machine=workflow.state_machine,
+            throttle_rate=config.throttle_rate,
+            throttle_burst=config.throttle_burst,
+            api_key=config.api_key,
+        )
+        cdn = Cdn(self, "Cdn", bucket=storage.bucket, logs_bucket=storage.logs, api=api.api, public_base_url_parameter=public_base_url_parameter)
+        Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
+        acknowledge_cdk_helpers(self)
+
+        CfnOutput(self, "WebUrl", value=f"{cdn.url}/", description="the page")
+        CfnOutput(self, "ApiUrl", value=f"{cdn.url}/text2image", description="POST requests here (through CloudFront)")
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name, description="drop prompt files under prompts/")
+        CfnOutput(
+            self,
+            "CurlExample",
+            value=f"curl -s -X POST {cdn.url}/text2image -H 'Content-Type: application/json' -d '{{\"text\":\"A flower, fantasy, happy\"}}'",
+        )
+        if config.api_key:
+            CfnOutput(self, "ApiKeyId", value=api.api_key_id, description="aws apigateway get-api-key --include-value --api-key <id>")
+
+
+def acknowledge_cdk_helpers(stack: Stack) -> None:
+    """Findings on the singleton Lambdas CDK itself adds (BucketDeployment, S3 notifications)."""
+    for child in stack.node.children:
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            reason = "CDK's BucketDeployment handler copies the site assets from the CDK asset bucket into site/ and prunes there"
+            assets = as_nag_prints(stack, "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{account}-{region}/*")
+            findings = ("Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*", "Action::s3:Abort*")
+            for finding in (*findings, "Resource::<StorageBucket5CB7C8EA.Arn>/*", assets, "Resource::*"):
+                acknowledge(child, f"AwsSolutions-IAM5[{finding}]", reason + "; CDK writes these grants, they are not configurable.")
+            acknowledge(child, BASIC_EXECUTION, "CDK's BucketDeployment handler role; CDK attaches this managed policy itself.")
+            acknowledge(child, "AwsSolutions-L1", "CDK pins the BucketDeployment handler's runtime; it runs only during deployments.")
+        if child.node.id.startswith("BucketNotificationsHandler"):
+            acknowledge(child, BASIC_EXECUTION, "CDK's handler that turns on S3 -> EventBridge notifications; CDK attaches this managed policy.")
+
+
+BASIC_EXECUTION = "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
