@@ -8,10 +8,12 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install browser up test test-unit test-workflow test-e2e test-web lint format bench clean
+.PHONY: install browser up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
 
+# Python from uv.lock; the CDK CLI and asl-validator from package-lock.json.
 install:
 	$(UV) sync --frozen
+	npm ci --no-audit --no-fund --loglevel=error
 
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed when missing
 # and possible; otherwise a clear failure, not a silent skip.
@@ -39,6 +41,17 @@ test-e2e: install
 test-web: install browser
 	$(UV) run pytest tests/web
 
+test-infra: install
+	$(UV) run pytest tests/infra
+
+# The CloudFormation template in cdk.out/, cdk-nag included (fails on any unacknowledged finding).
+synth: install
+	npx aws-cdk@2 synth --quiet
+
+# Needs AWS credentials and a bootstrapped account: npx aws-cdk@2 bootstrap (see README).
+deploy: install
+	npx aws-cdk@2 deploy $(ARGS)
+
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
@@ -52,4 +65,4 @@ bench: install
 	$(UV) run python bench/latency.py
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache test-output
+	rm -rf .venv node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache test-output

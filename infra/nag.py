@@ -5,10 +5,13 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
+NAG_PACK = "AwsSolutions"
+
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Acknowledge ``rule`` on ``scope`` and everything under it."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+    """Acknowledge the AwsSolutions finding ``rule`` (e.g. ``AwsSolutions-IAM5[Resource::*]``)
+    on ``scope`` and everything under it, as cdk-nag names it: ``AwsSolutions::<rule>``."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{NAG_PACK}::{rule}", reason=reason))
 
 
 def as_nag_prints(stack: Stack, text: str) -> str:

@@ -1,14 +1,24 @@
 """Shared fixtures. One local stack per test process: moto's backends and the handlers'
-cold-start settings are process-wide, as they are per Lambda container on AWS."""
+cold-start settings are process-wide, as they are per Lambda container on AWS. One CDK
+synth per test session for the infra tests."""
 
 from __future__ import annotations
 
-import json
+import os
+
+# Before anything imports aws_cdk: jsii prints a Node 20 end-of-life banner otherwise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from support import CORPUS
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+    from infra_synth import Synth
 
 from text2image.local.gateway import GatewayConfig
 from text2image.local.lambdas import add_function_paths
@@ -16,8 +26,6 @@ from text2image.local.stack import LocalStack, StackConfig
 
 add_function_paths()  # the pure modules of the Lambda folders are importable by name
 
-DATA = Path(__file__).parent / "data"
-CORPUS: dict[str, list[dict[str, Any]]] = json.loads((DATA / "requests.json").read_text(encoding="utf-8"))
 
 # Retry waits at 1/100 of the ASL's intervals; an endpoint call limit of 2 s instead of 60 s.
 TEST_STACK = StackConfig(port=0, endpoints=2, retry_time_scale=0.01, invocation_limit=2.0, gateway=GatewayConfig(throttle_rate=1000, throttle_burst=1000))
@@ -44,3 +52,57 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if f"{kind}_case" in metafunc.fixturenames:
             cases = CORPUS[kind]
             metafunc.parametrize(f"{kind}_case", cases, ids=[case["name"] for case in cases])
+
+
+CREATED_ENDPOINTS = {
+    "text2image:endpoints": "gen-a,gen-b",
+    "text2image:createEndpoints": "true",
+    "text2image:endpointImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-gpu",
+    "text2image:endpointModelDataUrl": "s3://my-models/sd/model.tar.gz",
+    "text2image:endpointMaxInstances": 3,
+    "text2image:apiKey": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    """The default stack, and one that creates its endpoints and an API key (its own app:
+    context is per app), each synthesized once, with cdk-nag registered: synth raises on any
+    finding that is not acknowledged. Imported here, not at the top, so tests that need no
+    synth do not pay for aws_cdk."""
+    from aws_cdk import App, Environment, Validations
+    from cdk_nag import AwsSolutionsChecks
+    from infra_synth import Synth
+
+    from infra.config import StackConfig as InfraConfig
+    from infra.stack import Text2ImageStack
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(outdir=str(outdir))
+    default = Text2ImageStack(app, "Text2Image", config=InfraConfig.from_context(app.node))
+    created_scope = App(outdir=str(outdir / "created"), context=CREATED_ENDPOINTS)
+    created = Text2ImageStack(created_scope, "Text2ImageEndpoints", config=InfraConfig.from_context(created_scope.node), env=Environment(region="eu-west-1"))
+    for each in (app, created_scope):
+        Validations.of(each).add_plugins(AwsSolutionsChecks(each))
+        each.synth()
+    yield Synth(app, default, created, Path(outdir))
+
+
+@pytest.fixture(scope="session")
+def template(synth: Synth) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(synth.default)
+
+
+@pytest.fixture(scope="session")
+def created_template(synth: Synth) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(synth.created)
+
+
+@pytest.fixture(scope="session")
+def resources(template: Template) -> dict[str, Any]:
+    found: dict[str, Any] = template.to_json()["Resources"]
+    return found

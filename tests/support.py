@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -16,6 +17,8 @@ from text2image.local.aws import BUCKET
 from text2image.local.stack import LocalStack
 
 EXECUTION_DEADLINE = 60.0
+# The shared corpus of good and bad requests every layer is tested with.
+CORPUS: dict[str, list[dict[str, Any]]] = json.loads((Path(__file__).parent / "data" / "requests.json").read_text(encoding="utf-8"))
 
 
 def run_workflow(stack: LocalStack, execution_input: Any, name: str | None = None, state_machine_arn: str | None = None) -> dict[str, Any]:

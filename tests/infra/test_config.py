@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App
+
+from infra.config import StackConfig
+from text2image.deploy_settings import context_defaults
+from text2image.local.gateway import GatewayConfig
+
+
+def config(**context: object) -> StackConfig:
+    return StackConfig.from_context(App(context={f"text2image:{k}": v for k, v in context.items()}).node)
+
+
+def test_defaults_come_from_cdk_json() -> None:
+    defaults = config()
+    assert defaults.endpoint_names == ["sd-1", "sd-2"] and defaults.default_num_images == 4
+    assert (defaults.throttle_rate, defaults.throttle_burst) == (10, 20)
+    assert defaults.api_key is False and defaults.create_endpoints is False
+
+
+def test_command_line_context_overrides_arrive_as_text() -> None:
+    overridden = config(endpoints="a:2,b", apiKey="true", throttleRate="5")
+    assert overridden.endpoint_names == ["a", "b"] and overridden.endpoints == "a:2,b"
+    assert overridden.api_key is True and overridden.throttle_rate == 5
+
+
+def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
+    defaults = context_defaults()
+    assert (GatewayConfig().throttle_rate, GatewayConfig().throttle_burst) == (defaults["throttleRate"], defaults["throttleBurst"])
+
+
+@pytest.mark.parametrize(
+    ("context", "complaint"),
+    [
+        ({"endpoints": ""}, "endpoints"),
+        ({"endpoints": "bad name!"}, "endpoints"),
+        ({"defaultNumImages": 17}, "defaultNumImages"),
+        ({"throttleRate": 0}, "throttleRate"),
+        ({"logLevel": "LOUD"}, "logLevel"),
+        ({"workflowLogLevel": "SOME"}, "workflowLogLevel"),
+        ({"imageRetentionDays": 0}, "imageRetentionDays"),
+        ({"createEndpoints": True}, "createEndpoints"),
+    ],
+)
+def test_bad_configuration_fails_synth_saying_why(context: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        config(**context)
