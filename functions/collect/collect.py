@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -48,7 +48,6 @@ class Settings:
 SETTINGS = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 s3 = boto3.client("s3")
 
 
@@ -128,16 +127,22 @@ def write_manifest(request_id: str, manifest: dict[str, Any]) -> None:
     )
 
 
+def emit_metric(name: str, value: float) -> None:
+    """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
+    which the local stack needs: it runs concurrent invocations in one process."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value):
+        pass
+
+
 @logger.inject_lambda_context(correlation_id_path="plan.request_id")
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = event["plan"]
     response = build_response(plan, event["results"], seconds_since(event["started"]), public_base_url())
     status = status_of(response)
     write_manifest(plan["request_id"], {**response, "status": status, "request": plan["request"]})
-    metrics.add_metric(name="ImagesDelivered", unit=MetricUnit.Count, value=len(response["images"]))
-    metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=len(response["errors"]))
+    emit_metric("ImagesDelivered", len(response["images"]))
+    emit_metric("ImagesFailed", len(response["errors"]))
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})
     if status == "failed":
         raise GenerationFailed(

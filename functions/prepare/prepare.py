@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import planning
@@ -47,7 +47,6 @@ class Settings:
 SETTINGS = Settings.from_env()
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 s3 = boto3.client("s3")
 
 
@@ -61,9 +60,15 @@ def read_prompt_file(bucket: str, key: str) -> bytes:
     return body
 
 
+def emit_metric(name: str, value: float) -> None:
+    """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
+    which the local stack needs: it runs concurrent invocations in one process."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value):
+        pass
+
+
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         source = sources.normalize(event["input"], event["execution_name"], read_prompt_file)
@@ -72,11 +77,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if "num_images" not in source.request:
             request["num_images"] = SETTINGS.default_num_images
     except ValidationError as exc:
-        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+        emit_metric("RequestsRejected", 1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
         raise
     plan = planning.plan(request, source.request_id, SETTINGS.endpoints)
-    metrics.add_metric(name="RequestsPlanned", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="ImagesPlanned", unit=MetricUnit.Count, value=request["num_images"])
+    emit_metric("RequestsPlanned", 1)
+    emit_metric("ImagesPlanned", request["num_images"])
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"])})
     return {**plan, "origin": source.origin}
