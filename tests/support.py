@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -109,3 +110,14 @@ def post_json(url: str, payload: Any) -> tuple[int, dict[str, Any]]:
     status, _, body = http("POST", url, json.dumps(payload).encode())
     answer: dict[str, Any] = json.loads(body)
     return status, answer
+
+
+def wait_until(condition: Any, what: str, timeout: float = 30.0) -> Any:
+    """Poll ``condition()`` until it returns something truthy (for state another thread makes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.02)

@@ -114,9 +114,13 @@ def call_endpoint(image: dict[str, Any]) -> bytes:
 
 
 @tracer.capture_method
-def store_image(key: str, jpeg: bytes) -> None:
+def store_image(image: dict[str, Any], jpeg: bytes, seconds: float) -> None:
+    """Write the JPEG with what a page shows under it as object metadata, so a client polling
+    the planned URL learns it the moment the image exists."""
+    metadata = {"endpoint": image["endpoint"], "seed": str(image["seed"]), "seconds": f"{seconds:.3f}", "index": str(image["index"])}
+    key = image["key"]
     try:
-        s3.put_object(Bucket=SETTINGS.bucket, Key=key, Body=jpeg, ContentType="image/jpeg")
+        s3.put_object(Bucket=SETTINGS.bucket, Key=key, Body=jpeg, ContentType="image/jpeg", Metadata=metadata)
     except (ClientError, BotoCoreError) as exc:
         raise ImageWriteFailed(f"could not write {key}: {exc}") from None
 
@@ -136,12 +140,12 @@ def handler(image: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         jpeg = image_from_answer(call_endpoint(image), image["width"], image["height"])
-        store_image(image["key"], jpeg)
+        seconds = round(time.perf_counter() - started, 3)
+        store_image(image, jpeg, seconds)
     except (EndpointBusy, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
         emit_metric(type(exc).__name__, MetricUnit.Count, 1, image["endpoint"])
         logger.warning("image failed", extra={"error": type(exc).__name__, "reason": str(exc)})
         raise
-    seconds = round(time.perf_counter() - started, 3)
     emit_metric("ImagesGenerated", MetricUnit.Count, 1, image["endpoint"])
     emit_metric("ImageSeconds", MetricUnit.Seconds, seconds, image["endpoint"])
     logger.info("image stored", extra={"key": image["key"], "seconds": seconds, "bytes": len(jpeg)})

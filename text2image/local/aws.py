@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from text2image.deploy_settings import context_defaults
 from text2image.local import engine
 from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, HANDLERS, REGION, LocalLambdaService, function_arn, load_handlers
@@ -103,6 +104,7 @@ class LocalAWS:
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
+            "DEFAULT_NUM_IMAGES": str(context_defaults()["defaultNumImages"]),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",

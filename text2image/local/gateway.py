@@ -44,6 +44,8 @@ class GatewayConfig:
     # The deployed stage's throttling (cdk.json), so the local stack refuses what AWS would.
     throttle_rate: float = float(_DEPLOYED["throttleRate"])
     throttle_burst: int = int(_DEPLOYED["throttleBurst"])
+    # What Prepare uses when a request names no num_images (the jobs route plans that many URLs).
+    default_num_images: int = int(_DEPLOYED["defaultNumImages"])
 
 
 class ApiError(Exception):
@@ -65,6 +67,16 @@ def execution_error_answer(error: str, cause: str) -> tuple[int, dict[str, Any]]
     if status == 504:
         return 504, {"error": "Timeout", "message": "the workflow did not finish in time"}
     return 500, {"error": "InternalError", "message": f"the workflow failed with {error}"}
+
+
+def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any]:
+    """The 202 of the jobs route: the manifest URL (404 until the run ends) and the planned
+    image URLs, each answering as soon as its image is written."""
+    return {
+        "request_id": request_id,
+        "status_url": f"{base_url}/requests/{request_id}.json",
+        "images": [f"{base_url}/images/{request_id}/{index}.jpeg" for index in range(num_images)],
+    }
 
 
 def parse_request_body(content_type: str, body: bytes, length: int) -> Any:
@@ -98,16 +110,28 @@ class Gateway(HTTPService):
 
     # -- the API -----------------------------------------------------------------------
 
-    def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def accept(self, content_type: str, body: bytes, length: int) -> tuple[dict[str, Any], str, str]:
+        """The edge of both routes: throttling, then the body checks; (request, request_id,
+        execution ARN) of the started workflow."""
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", retry_after=retry_after_header(wait))
         request = parse_request_body(content_type, body, length)
         self.validate(request)
         request_id = uuid.uuid4().hex
-        arn = self.aws.start_execution(json.dumps(request), name=request_id)
+        return request, request_id, self.aws.start_execution(json.dumps(request), name=request_id)
+
+    def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``POST /text2image``: wait for the run, answer with its outcome."""
+        _, request_id, arn = self.accept(content_type, body, length)
         status, answer = self.wait_for(arn, request_id)
         return status, answer, {}
+
+    def text2image_job(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """``POST /text2image/jobs``: start the run and say at once where its results will be."""
+        request, request_id, _ = self.accept(content_type, body, length)
+        num_images = request.get("num_images", self.config.default_num_images)
+        return 202, job_answer(self.url, request_id, num_images), {}
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
         if not engine.wait_until_ended(execution_arn, self.config.sync_timeout):
@@ -122,12 +146,21 @@ class Gateway(HTTPService):
         status, answer = execution_error_answer(execution.get("error", ""), execution.get("cause", ""))
         return status, {**answer, "request_id": answer.get("request_id", request_id)}
 
-    def s3_object(self, key: str) -> tuple[bytes, str]:
+    def s3_object(self, key: str, head: bool = False) -> tuple[bytes, dict[str, str]]:
+        """The object (empty body for HEAD) and the headers CloudFront passes on from S3,
+        user metadata included (the page reads an image's endpoint/seed/seconds from it)."""
         try:
-            obj = self.aws.s3.get_object(Bucket=BUCKET, Key=key)
-        except self.aws.s3.exceptions.NoSuchKey:
-            raise ApiError(404, "NotFound", f"/{key} does not exist (yet)") from None
-        return obj["Body"].read(), obj.get("ContentType") or "application/octet-stream"
+            obj = self.aws.s3.head_object(Bucket=BUCKET, Key=key) if head else self.aws.s3.get_object(Bucket=BUCKET, Key=key)
+        except self.aws.s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                raise ApiError(404, "NotFound", f"/{key} does not exist (yet)") from None
+            raise
+        headers = {"Content-Type": obj.get("ContentType") or "application/octet-stream"}
+        headers.update({f"x-amz-meta-{name}": value for name, value in obj.get("Metadata", {}).items()})
+        if head:
+            headers["Content-Length"] = str(obj["ContentLength"])
+            return b"", headers
+        return obj["Body"].read(), headers
 
     def set_fault(self, body: bytes) -> dict[str, Any]:
         try:
@@ -163,28 +196,34 @@ class Gateway(HTTPService):
                 path = urlsplit(self.path).path
                 self._answer(lambda: self._route_get(path))
 
+            def do_HEAD(self) -> None:
+                path = urlsplit(self.path).path
+                self._answer(lambda: self._route_get(path, head=True), head=True)
+
             def _route_post(self, path: str, body: bytes, length: int) -> tuple[int, Any, dict[str, str]]:
                 if path == "/text2image":
                     return gateway.text2image(self.headers.get("Content-Type", ""), body, length)
+                if path == "/text2image/jobs":
+                    return gateway.text2image_job(self.headers.get("Content-Type", ""), body, length)
                 if path == "/_local/faults":
                     return 200, gateway.set_fault(body), {}
                 raise ApiError(404, "NotFound", f"no route POST {path}")
 
-            def _route_get(self, path: str) -> tuple[int, Any, dict[str, str]]:
+            def _route_get(self, path: str, head: bool = False) -> tuple[int, Any, dict[str, str]]:
                 if path == "/":
                     path = "/" + DEFAULT_PAGE
                 if path == "/_local/stats":
                     return 200, {"endpoints": gateway.endpoints.stats()}, {}
                 if _OBJECT_PATH.match(path):
-                    data, content_type = gateway.s3_object(path[1:])
-                    return 200, data, {"Content-Type": content_type}
+                    data, headers = gateway.s3_object(path[1:], head=head)
+                    return 200, data, headers
                 asset = _ASSET_PATH.match(path)
                 if asset and (WEB / asset.group(1)).is_file():
                     content_type = mimetypes.guess_type(asset.group(1))[0] or "application/octet-stream"
                     return 200, (WEB / asset.group(1)).read_bytes(), {"Content-Type": content_type}
                 raise ApiError(404, "NotFound", f"no such path {path}")
 
-            def _answer(self, route: Any) -> None:
+            def _answer(self, route: Any, head: bool = False) -> None:
                 try:
                     status, payload, headers = route()
                 except ApiError as exc:
@@ -200,12 +239,13 @@ class Gateway(HTTPService):
                     data = json.dumps(payload, ensure_ascii=False).encode()
                     headers.setdefault("Content-Type", "application/json")
                 self.send_response(status)
+                headers.setdefault("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
-                self.wfile.write(data)
+                if not head:
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
