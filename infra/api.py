@@ -17,10 +17,24 @@ from infra.nag import acknowledge
 from text2image.paths import REQUEST_SCHEMA
 
 TEMPLATES = Path(__file__).parent / "templates"
-REQUEST_TEMPLATE = TEMPLATES / "start_sync_execution.request.vtl"
-RESPONSE_TEMPLATE = TEMPLATES / "start_sync_execution.response.vtl"
-ARN_PLACEHOLDER = "@@STATE_MACHINE_ARN@@"
+REQUEST_TEMPLATE = TEMPLATES / "start_execution.request.vtl"
+SYNC_RESPONSE_TEMPLATE = TEMPLATES / "start_sync_execution.response.vtl"
+JOB_RESPONSE_TEMPLATE = TEMPLATES / "start_execution.response.vtl"
+SYNC_EXECUTION_NAME = "$context.requestId"
+JOB_EXECUTION_NAME = "$context.requestId-n$numImages"
+
+
+def request_template(state_machine_arn: str, execution_name: str, default_num_images: int) -> str:
+    return (
+        REQUEST_TEMPLATE.read_text(encoding="utf-8")
+        .replace("@@STATE_MACHINE_ARN@@", state_machine_arn)
+        .replace("@@EXECUTION_NAME@@", execution_name)
+        .replace("@@DEFAULT_NUM_IMAGES@@", str(default_num_images))
+    )
+
+
 JSON = "application/json"
+STAGE = "prod"
 
 
 def error_template(error: str, message: str) -> dict[str, str]:
@@ -40,18 +54,19 @@ class Api(Construct):
         throttle_rate: float,
         throttle_burst: int,
         api_key: bool,
+        default_num_images: int,
     ) -> None:
         super().__init__(scope, construct_id)
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY)
         self.api = apigw.RestApi(
             self,
             "RestApi",
-            description="text2image: POST /text2image starts the Express workflow synchronously",
+            description="text2image: POST /text2image (synchronous) and /text2image/jobs (asynchronous) start the Express workflow",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
             deploy_options=apigw.StageOptions(
-                stage_name="prod",
+                stage_name=STAGE,
                 throttling_rate_limit=throttle_rate,
                 throttling_burst_limit=throttle_burst,
                 tracing_enabled=True,
@@ -73,40 +88,47 @@ class Api(Construct):
             ),
         )
         role = iam.Role(self, "StartExecutionRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
-        role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution"], resources=[state_machine.state_machine_arn]))
-
+        role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
         schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
         model = apigw.CfnModel(self, "RequestModel", rest_api_id=self.api.rest_api_id, content_type=JSON, name="Text2ImageRequest", schema=schema)
         validator = self.api.add_request_validator("BodyValidator", validate_request_body=True, validate_request_parameters=True)
-        request_template = REQUEST_TEMPLATE.read_text(encoding="utf-8").replace(ARN_PLACEHOLDER, state_machine.state_machine_arn)
-        integration = apigw.AwsIntegration(
-            service="states",
-            action="StartSyncExecution",
-            integration_http_method="POST",
-            options=apigw.IntegrationOptions(
-                credentials_role=role,
-                passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                request_templates={JSON: request_template},
-                integration_responses=[
-                    apigw.IntegrationResponse(status_code="200", response_templates={JSON: RESPONSE_TEMPLATE.read_text(encoding="utf-8")}),
-                    apigw.IntegrationResponse(
-                        status_code="500",
-                        selection_pattern=r"[45]\d{2}",  # Step Functions refused the call itself
-                        response_templates={JSON: json.dumps({"error": "InternalError", "message": "the workflow could not be started"})},
-                    ),
-                ],
-            ),
+        request_model = apigw.Model.from_model_name(self, "RequestModelRef", model.ref)
+        started_failed = apigw.IntegrationResponse(
+            status_code="500",
+            selection_pattern=r"[45]\d{2}",  # Step Functions refused the call itself
+            response_templates={JSON: json.dumps({"error": "InternalError", "message": "the workflow could not be started"})},
         )
-        resource = self.api.root.add_resource("text2image")
-        self.method = resource.add_method(
-            "POST",
-            integration,
-            request_validator=validator,
-            request_models={JSON: apigw.Model.from_model_name(self, "RequestModelRef", model.ref)},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in ("200", "400", "500", "502", "504")],
-            api_key_required=api_key,
-        )
-        self.method.node.add_dependency(model)
+
+        def route(resource: apigw.IResource, action: str, execution_name: str, answer: Path, statuses: tuple[str, ...]) -> apigw.Method:
+            """One POST route: the same model, validator, request template and role for both."""
+            integration = apigw.AwsIntegration(
+                service="states",
+                action=action,
+                integration_http_method="POST",
+                options=apigw.IntegrationOptions(
+                    credentials_role=role,
+                    passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
+                    request_templates={JSON: request_template(state_machine.state_machine_arn, execution_name, default_num_images)},
+                    integration_responses=[
+                        apigw.IntegrationResponse(status_code="200", response_templates={JSON: answer.read_text(encoding="utf-8")}),
+                        started_failed,
+                    ],
+                ),
+            )
+            method = resource.add_method(
+                "POST",
+                integration,
+                request_validator=validator,
+                request_models={JSON: request_model},
+                method_responses=[apigw.MethodResponse(status_code=code) for code in statuses],
+                api_key_required=api_key,
+            )
+            method.node.add_dependency(model)
+            return method
+
+        sync = self.api.root.add_resource("text2image")
+        self.method = route(sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, ("200", "400", "500", "502", "504"))
+        self.jobs_method = route(sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, ("202", "500"))
 
         # Errors API Gateway answers itself, in the same {"error", "message"} shape.
         gateway_errors = {
@@ -145,3 +167,8 @@ class Api(Construct):
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
             "The account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the policy AWS designed for it.",
         )
+
+    def set_public_base_url(self, url: str) -> None:
+        stage = self.api.deployment_stage.node.default_child
+        assert isinstance(stage, apigw.CfnStage)
+        stage.add_property_override("Variables.publicBaseUrl", url)

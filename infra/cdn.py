@@ -3,10 +3,11 @@ Origin Access Control, /text2image* to the REST API, HTTPS only, security header
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_ssm as ssm
@@ -28,12 +29,24 @@ class Cdn(Construct):
         bucket: s3.IBucket,
         logs_bucket: s3.IBucket,
         api: apigw.RestApi,
+        api_stage: str,
         public_base_url_parameter: str,
     ) -> None:
         super().__init__(scope, construct_id)
         site = origins.S3BucketOrigin.with_origin_access_control(bucket, origin_path="/" + SITE_PREFIX.rstrip("/"))
         objects = origins.S3BucketOrigin.with_origin_access_control(bucket)
         security_headers = cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS
+        # The API's regional domain and stage path, built from the REST API's id alone: unlike
+        # RestApiOrigin (which refers to the stage), this lets the stage refer back to the
+        # distribution (its publicBaseUrl variable) without a dependency cycle.
+        stack = Stack.of(self)
+        api_origin = origins.HttpOrigin(
+            f"{api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}",
+            origin_path=f"/{api_stage}",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            read_timeout=Duration.seconds(30),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -51,7 +64,7 @@ class Cdn(Construct):
             ),
             additional_behaviors={
                 "/text2image*": cloudfront.BehaviorOptions(
-                    origin=origins.RestApiOrigin(api, read_timeout=Duration.seconds(30)),
+                    origin=api_origin,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -73,11 +86,24 @@ class Cdn(Construct):
                     response_headers_policy=security_headers,
                 ),
             },
-            # Missing objects answer 403 through OAC (no ListBucket): do not cache those errors.
+            # "Not there yet" must not be cached: a job's images and manifest appear later.
             error_responses=[
                 cloudfront.ErrorResponse(http_status=403, ttl=Duration.seconds(0)),
                 cloudfront.ErrorResponse(http_status=404, ttl=Duration.seconds(0)),
             ],
+        )
+        # With ListBucket, S3 answers a missing key with 404 instead of 403: a client polling
+        # a job's status_url or a planned image URL is told "not there yet", as documented.
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudFrontTellsMissingObjects",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
+                conditions={
+                    "StringEquals": {"AWS:SourceArn": f"arn:{stack.partition}:cloudfront::{stack.account}:distribution/{self.distribution.distribution_id}"}
+                },
+            )
         )
         self.url = f"https://{self.distribution.distribution_domain_name}"
         # Read by the collector at run time (see functions/collect/collect.py for why).

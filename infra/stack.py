@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from infra.api import Api
+from infra.api import STAGE, Api
 from infra.cdn import Cdn
 from infra.config import StackConfig
 from infra.endpoints import Endpoints
@@ -42,8 +42,21 @@ class Text2ImageStack(Stack):
             throttle_rate=config.throttle_rate,
             throttle_burst=config.throttle_burst,
             api_key=config.api_key,
+            default_num_images=config.default_num_images,
         )
-        cdn = Cdn(self, "Cdn", bucket=storage.bucket, logs_bucket=storage.logs, api=api.api, public_base_url_parameter=public_base_url_parameter)
+        cdn = Cdn(
+            self,
+            "Cdn",
+            bucket=storage.bucket,
+            logs_bucket=storage.logs,
+            api=api.api,
+            api_stage=STAGE,
+            public_base_url_parameter=public_base_url_parameter,
+        )
+        # The jobs route's answer lists absolute image URLs: the stage learns the distribution's
+        # URL through a stage variable (the stage depends on the distribution, which depends on
+        # the REST API's id, not on its stage: no cycle; tests/infra checks the graph).
+        api.set_public_base_url(cdn.url)
         Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
         acknowledge_cdk_helpers(self)
 

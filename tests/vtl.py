@@ -22,8 +22,16 @@ _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 class JavaString(str):
+    """The java.lang.String methods the templates call."""
+
     def replaceAll(self, regex: str, replacement: str) -> JavaString:  # noqa: N802 (Java's name)
         return JavaString(re.sub(regex, replacement.replace("\\", "\\\\"), self))
+
+    def lastIndexOf(self, text: str) -> int:  # noqa: N802
+        return self.rfind(text)
+
+    def substring(self, start: int) -> JavaString:
+        return JavaString(self[start:])
 
 
 def escape_javascript(text: str) -> JavaString:
@@ -68,10 +76,13 @@ class Input:
         return value
 
 
-def render(template: str, body: str, request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef") -> tuple[str, dict[str, Any]]:
+def render(
+    template: str, body: str, request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", stage_variables: dict[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
     """(output, context): the rendered text and the ``$context`` after rendering (its
     ``responseOverride.status`` is the HTTP status the template chose)."""
     velocity_literal = _LITERAL.sub(lambda m: m.group(0).replace("\\", "\\\\"), template)
     context: dict[str, Any] = {"requestId": request_id, "responseOverride": {}}
-    output = airspeed.Template(velocity_literal).merge({"input": Input(body), "util": Util(), "context": context})
+    namespace = {"input": Input(body), "util": Util(), "context": context, "stageVariables": stage_variables or {}}
+    output = airspeed.Template(velocity_literal).merge(namespace)
     return output, context

@@ -113,6 +113,12 @@ def test_the_api_behavior_is_uncached_all_methods_without_the_host_header(resour
     assert set(api["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
     assert api["ViewerProtocolPolicy"] == "https-only"
     assert behaviors["/requests/*"]["CachePolicyId"] == CACHING_DISABLED
+    origins = {o["Id"]: o for o in only(resources, "AWS::CloudFront::Distribution")["DistributionConfig"]["Origins"]}
+    api_origin = origins[api["TargetOriginId"]]
+    assert api_origin["OriginPath"] == "/prod"
+    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert api_origin["CustomOriginConfig"]["OriginReadTimeout"] == 30
+    assert api_origin["DomainName"]["Fn::Join"][1][0] == {"Ref": "ApiRestApiE35FEAFE"}
     assert all(b["ResponseHeadersPolicyId"] == SECURITY_HEADERS for b in behaviors.values())
 
 
@@ -138,24 +144,56 @@ def test_the_public_base_url_parameter_holds_the_distribution_domain(resources: 
 # -- API -------------------------------------------------------------------------------
 
 
-def test_post_text2image_starts_a_sync_execution_with_a_schema_model(resources: dict[str, Any]) -> None:
-    (method,) = [p for p in of_type(resources, "AWS::ApiGateway::Method").values() if p["HttpMethod"] == "POST"]
-    integration = method["Integration"]
-    assert integration["Type"] == "AWS" and integration["IntegrationHttpMethod"] == "POST"
-    assert integration["Uri"]["Fn::Join"][1][-1] == ":states:action/StartSyncExecution"
-    assert integration["PassthroughBehavior"] == "NEVER"
-    assert "application/json" in integration["RequestTemplates"]
-    assert method["RequestValidatorId"] and method["RequestModels"]["application/json"]
+def post_methods(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """POST methods by the action their integration calls."""
+    methods = [p for p in of_type(resources, "AWS::ApiGateway::Method").values() if p["HttpMethod"] == "POST"]
+    return {m["Integration"]["Uri"]["Fn::Join"][1][-1].rsplit("/", 1)[1]: m for m in methods}
+
+
+def test_both_routes_start_the_workflow_with_the_same_schema_model_and_validator(resources: dict[str, Any]) -> None:
+    methods = post_methods(resources)
+    assert set(methods) == {"StartSyncExecution", "StartExecution"}
+    model_name = {"Ref": next(iter(of_type(resources, "AWS::ApiGateway::Model")))}
+    (validator_id,) = of_type(resources, "AWS::ApiGateway::RequestValidator")
+    for method in methods.values():
+        integration = method["Integration"]
+        assert integration["Type"] == "AWS" and integration["IntegrationHttpMethod"] == "POST"
+        assert integration["PassthroughBehavior"] == "NEVER"
+        assert "application/json" in integration["RequestTemplates"]
+        assert method["RequestValidatorId"] == {"Ref": validator_id}
+        assert method["RequestModels"] == {"application/json": model_name}
+        assert method["ApiKeyRequired"] is False
     model = only(resources, "AWS::ApiGateway::Model")
     assert model["Schema"] == json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
     validator = only(resources, "AWS::ApiGateway::RequestValidator")
     assert validator["ValidateRequestBody"] is True
-    assert method["ApiKeyRequired"] is False and not of_type(resources, "AWS::ApiGateway::ApiKey")
+    assert not of_type(resources, "AWS::ApiGateway::ApiKey")
+    paths = {p["PathPart"] for p in of_type(resources, "AWS::ApiGateway::Resource").values()}
+    assert paths == {"text2image", "jobs"}
+    assert [r["StatusCode"] for r in methods["StartExecution"]["MethodResponses"]] == ["202", "500"]
+
+
+def test_the_stage_knows_the_public_base_url_for_the_jobs_answer(resources: dict[str, Any]) -> None:
+    variables = only(resources, "AWS::ApiGateway::Stage")["Variables"]
+    assert variables["publicBaseUrl"]["Fn::Join"][1] == ["https://", {"Fn::GetAtt": ["CdnDistribution149FA6C8", "DomainName"]}]
+
+
+def test_cloudfront_may_list_so_missing_objects_are_404(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "s3:ListBucket", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Effect": "Allow"})]
+                )
+            }
+        },
+    )
 
 
 def test_the_integration_role_may_only_start_this_state_machine(resources: dict[str, Any]) -> None:
     (statement,) = policy_of(resources, "StartExecutionRole")
-    assert statement["Action"] == "states:StartSyncExecution"
+    assert statement["Action"] == ["states:StartSyncExecution", "states:StartExecution"]
     assert statement["Resource"] == {"Ref": "WorkflowStateMachine8F1B1C15"}
 
 
@@ -179,7 +217,8 @@ def test_api_gateway_errors_use_the_error_shape(resources: dict[str, Any]) -> No
 
 def test_the_optional_api_key_adds_a_key_and_usage_plan(created_template: Template) -> None:
     created_template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    created_template.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "POST", "ApiKeyRequired": True})
+    methods = post_methods(created_template.to_json()["Resources"])
+    assert [m["ApiKeyRequired"] for m in methods.values()] == [True, True]
     created_template.has_resource_properties("AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 10, "BurstLimit": 20}})
 
 
