@@ -110,27 +110,30 @@ class Gateway(HTTPService):
 
     # -- the API -----------------------------------------------------------------------
 
-    def accept(self, content_type: str, body: bytes, length: int) -> tuple[dict[str, Any], str, str]:
-        """The edge of both routes: throttling, then the body checks; (request, request_id,
-        execution ARN) of the started workflow."""
+    def accept(self, content_type: str, body: bytes, length: int) -> dict[str, Any]:
+        """The edge of both routes: throttling, then the body checks."""
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", retry_after=retry_after_header(wait))
         request = parse_request_body(content_type, body, length)
         self.validate(request)
-        request_id = uuid.uuid4().hex
-        return request, request_id, self.aws.start_execution(json.dumps(request), name=request_id)
+        return request
 
     def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
         """``POST /text2image``: wait for the run, answer with its outcome."""
-        _, request_id, arn = self.accept(content_type, body, length)
+        request = self.accept(content_type, body, length)
+        request_id = str(uuid.uuid4())  # API Gateway's request id has this form
+        arn = self.aws.start_execution(json.dumps(request), name=request_id)
         status, answer = self.wait_for(arn, request_id)
         return status, answer, {}
 
     def text2image_job(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """``POST /text2image/jobs``: start the run and say at once where its results will be."""
-        request, request_id, _ = self.accept(content_type, body, length)
+        """``POST /text2image/jobs``: start the run and say at once where its results will be.
+        Named ``<request id>-n<count>`` as on AWS, where the 202 template reads the count back."""
+        request = self.accept(content_type, body, length)
         num_images = request.get("num_images", self.config.default_num_images)
+        request_id = f"{uuid.uuid4()}-n{num_images}"
+        self.aws.start_execution(json.dumps(request), name=request_id)
         return 202, job_answer(self.url, request_id, num_images), {}
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
