@@ -115,8 +115,8 @@ class Gateway(HTTPService):
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", retry_after=retry_after_header(wait))
-        request = parse_request_body(content_type, body, length)
-        self.validate(request)
+        request: dict[str, Any] = parse_request_body(content_type, body, length)
+        self.validate(request)  # raises ApiError; the body goes on as sent, as API Gateway passes it
         return request
 
     def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
