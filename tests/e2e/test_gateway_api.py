@@ -96,7 +96,9 @@ def test_paths_outside_the_served_prefixes_are_refused(clean_stack: LocalStack, 
 def test_the_page_is_served_at_the_root(clean_stack: LocalStack) -> None:
     status, headers, body = http("GET", clean_stack.gateway.url + "/", content_type=None)
     assert status == 200 and headers["Content-Type"] == "text/html"
-    assert b'fetch("/text2image"' in body
+    assert b'src="text2image.js"' in body
+    code, headers, script = http("GET", clean_stack.gateway.url + "/text2image.js", content_type=None)
+    assert code == 200 and headers["Content-Type"] == "text/javascript" and b'fetch("/text2image/jobs"' in script
 
 
 def test_throttling_answers_429_with_retry_after(clean_stack: LocalStack) -> None:

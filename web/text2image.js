@@ -1,0 +1,257 @@
+// text2image page: starts a job (POST /text2image/jobs, same origin), then shows each image
+// as soon as it exists and the run's outcome once its manifest appears. No framework: the DOM
+// is built with createElement/textContent, so prompts and messages are never parsed as HTML.
+"use strict";
+
+const POLL_FIRST_MS = 400;      // first look, and again right after something arrived
+const POLL_MAX_MS = 2000;       // back-off ceiling while nothing changes
+const POLL_GROWTH = 1.5;
+const GIVE_UP_MS = 330000;      // the workflow's 5-minute limit, and a margin
+const PRESETS = {"768x512": [768, 512], "1024x600": [1024, 600], "1280x800": [1280, 800]};
+const FIELD_INPUTS = ["text", "negative_prompt", "width", "height", "num_images", "seed", "num_inference_steps", "guidance_scale"];
+
+const $ = (id) => document.getElementById(id);
+const form = $("form");
+const send = $("send");
+let running = false;
+
+function showStatus(message) {
+  $("status").textContent = message;
+}
+
+function showError(message, field) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+  for (const name of FIELD_INPUTS) $(name).removeAttribute("aria-invalid");
+  if (field && $(field)) {
+    if (field === "width" || field === "height") {
+      $("resolution").value = "custom";
+      toggleCustomSize();
+    }
+    $(field).setAttribute("aria-invalid", "true");
+    $(field).focus();
+  }
+}
+
+function toggleCustomSize() {
+  const custom = $("resolution").value === "custom";
+  for (const el of document.querySelectorAll(".custom-size")) el.hidden = !custom;
+}
+
+// Numbers as typed: the API, not the page, decides what is valid, so its message is shown.
+function numberField(name) {
+  const raw = $(name).value.trim();
+  return raw === "" ? undefined : Number(raw);
+}
+
+function buildRequest() {
+  const request = {text: $("text").value};
+  const negative = $("negative_prompt").value;
+  if (negative) request.negative_prompt = negative;
+  const preset = PRESETS[$("resolution").value];
+  const [width, height] = preset || [numberField("width"), numberField("height")];
+  if (width !== undefined) request.width = width;
+  if (height !== undefined) request.height = height;
+  for (const name of ["num_images", "seed", "num_inference_steps", "guidance_scale"]) {
+    const value = numberField(name);
+    if (value !== undefined) request[name] = value;
+  }
+  return request;
+}
+
+function errorText(status, answer, response) {
+  const message = answer && answer.message ? answer.message : response.statusText;
+  switch (status) {
+    case 400: return `Please check the request: ${message}`;
+    case 415: return `Please check the request: ${message}`;
+    case 429: {
+      const wait = response.headers.get("Retry-After");
+      return `Too many requests right now${wait ? `; try again in ${wait} s` : "; try again shortly"}.`;
+    }
+    case 502: return `No image could be made: ${message}`;
+    case 504: return `The request took too long: ${message}`;
+    default: return `Something went wrong (${status}): ${message}`;
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function placeholder(index, width, height) {
+  const figure = document.createElement("figure");
+  figure.className = "pending";
+  figure.dataset.index = String(index);
+  const frame = document.createElement("div");
+  frame.className = "frame";
+  frame.style.aspectRatio = `${width} / ${height}`;
+  frame.dataset.label = `image ${index + 1}…`;
+  const caption = document.createElement("figcaption");
+  caption.textContent = `#${index + 1} waiting`;
+  figure.append(frame, caption);
+  return figure;
+}
+
+function caption(figure, index, url, info) {
+  const parts = [`#${index + 1}`];
+  if (info.endpoint) parts.push(info.endpoint);
+  if (info.seconds !== undefined && info.seconds !== null) {
+    const seconds = Number(info.seconds);
+    parts.push(`${seconds.toFixed(seconds < 10 ? 2 : 1)} s`);
+  }
+  if (info.seed !== undefined && info.seed !== null) parts.push(`seed ${info.seed}`);
+  const captionEl = figure.querySelector("figcaption");
+  captionEl.replaceChildren();
+  for (const part of parts) {
+    const span = document.createElement("span");
+    span.textContent = part;
+    captionEl.append(span);
+  }
+  const link = document.createElement("a");
+  link.href = url;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.textContent = "full size";
+  captionEl.append(link);
+}
+
+function showImage(figure, index, url, info, prompt) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.alt = `${prompt} (image ${index + 1})`;
+    img.decoding = "async";
+    img.onload = () => {
+      const frame = figure.querySelector(".frame");
+      frame.replaceChildren(img);
+      figure.className = "done";
+      caption(figure, index, url, info);
+      resolve(true);
+    };
+    img.onerror = () => resolve(false);
+    img.src = url;
+  });
+}
+
+function markFailed(figure, index, error) {
+  figure.className = "failed";
+  figure.querySelector(".frame").dataset.label = "";
+  const captionEl = figure.querySelector("figcaption");
+  captionEl.replaceChildren();
+  const number = document.createElement("span");
+  number.textContent = `#${index + 1}`;
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.textContent = `failed: ${error.error}`;
+  badge.title = error.message || "";
+  const where = document.createElement("span");
+  where.textContent = error.endpoint || "";
+  captionEl.append(number, badge, where);
+}
+
+async function fetchQuietly(url, options) {
+  try {
+    return await fetch(url, {cache: "no-store", ...options});
+  } catch (error) {
+    return null;  // a network hiccup while polling: try again next round
+  }
+}
+
+// Polls the planned image URLs and the manifest with back-off until the manifest appears.
+async function follow(job, figures, prompt, started) {
+  const pending = new Set(job.images.map((_, index) => index));
+  let delay = POLL_FIRST_MS;
+  while (performance.now() - started < GIVE_UP_MS) {
+    await sleep(delay);
+    let arrived = false;
+    await Promise.all([...pending].map(async (index) => {
+      const head = await fetchQuietly(job.images[index], {method: "HEAD"});
+      if (!head || !head.ok) return;
+      pending.delete(index);
+      arrived = true;
+      const info = {
+        endpoint: head.headers.get("x-amz-meta-endpoint"),
+        seed: head.headers.get("x-amz-meta-seed"),
+        seconds: head.headers.get("x-amz-meta-seconds"),
+      };
+      await showImage(figures[index], index, job.images[index], info, prompt);
+    }));
+    const manifest = await fetchQuietly(job.status_url);
+    if (manifest && manifest.ok) return manifest.json();
+    delay = arrived ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, delay * POLL_GROWTH);
+  }
+  return null;
+}
+
+async function finish(outcome, figures, prompt) {
+  const shown = [];
+  for (const image of outcome.images) {
+    const figure = figures[image.index];
+    if (figure.className !== "done") shown.push(showImage(figure, image.index, image.url, image, prompt));
+    else caption(figure, image.index, image.url, image);
+  }
+  await Promise.all(shown);
+  for (const error of outcome.errors) markFailed(figures[error.index], error.index, error);
+  const lost = outcome.errors.length ? `, ${outcome.errors.length} failed` : "";
+  showStatus(`${outcome.images.length} image(s) in ${outcome.time} s${lost}.`);
+  if (!outcome.images.length) showError("No image could be made; see each image for why.");
+}
+
+async function run() {
+  const request = buildRequest();
+  if (!request.text.trim()) {
+    showError("Type a prompt first.", "text");
+    return;
+  }
+  showError("");
+  running = true;
+  send.disabled = true;
+  const started = performance.now();
+  const ticker = setInterval(() => {
+    $("elapsed").textContent = `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  }, 100);
+  showStatus("Starting…");
+  try {
+    const response = await fetch("/text2image/jobs", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify(request),
+    });
+    const answer = await response.json().catch(() => null);
+    if (response.status !== 202) {
+      showStatus("");
+      showError(errorText(response.status, answer, response), answer && answer.field);
+      return;
+    }
+    const [width, height] = [request.width || 768, request.height || 512];
+    const figures = answer.images.map((_, index) => placeholder(index, width, height));
+    $("images").replaceChildren(...figures);
+    $("results-prompt").textContent = `“${request.text}”`;
+    $("results").hidden = false;
+    showStatus(`Generating ${answer.images.length} image(s)…`);
+    const outcome = await follow(answer, figures, request.text, started);
+    if (outcome) await finish(outcome, figures, request.text);
+    else showError("No result after 5 minutes; the request id is " + answer.request_id + ".");
+  } catch (error) {
+    showStatus("");
+    showError(`The request failed: ${error.message || error}`);
+  } finally {
+    clearInterval(ticker);
+    $("elapsed").textContent = `${((performance.now() - started) / 1000).toFixed(1)} s`;
+    running = false;
+    send.disabled = false;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!running) run();
+});
+$("text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+$("resolution").addEventListener("change", toggleCustomSize);
+toggleCustomSize();
