@@ -88,7 +88,12 @@ def test_one_endpoint_down_shows_the_others_images_and_badges_the_lost_ones(clea
 
 def test_a_prompt_with_html_is_shown_as_text_and_nothing_runs(clean_stack: LocalStack, page: Page) -> None:
     dialogs: list[Dialog] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(clean_stack.gateway.url + "/")
     prompt = "<img src=x onerror=alert(1)> <script>alert(2)</script>"
     page.get_by_label("Prompt", exact=True).fill(prompt)
