@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from text2image.client import DEFAULT_API, ApiCallFailed, download, text2image
+from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, start_job, text2image
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
     gen.add_argument("--out", type=Path, default=Path("text2image-output"), help="folder for the JPEGs")
+    gen.add_argument("--sync", action="store_true", help="use POST /text2image (one answer at the end) instead of the jobs API")
 
     args = parser.parse_args(argv)
     return run_up(args) if args.command == "up" else run_generate(args)
@@ -102,39 +103,73 @@ def run_up(args: argparse.Namespace) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     fields = ("num_images", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed")
     request: dict[str, Any] = {"text": args.prompt, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None}}
-    done = threading.Event()
-    started = time.monotonic()
-
-    def show_progress() -> None:
-        while not done.wait(0.2):
-            print(f"\rgenerating... {time.monotonic() - started:5.1f} s", end="", file=sys.stderr, flush=True)
-
-    ticker = threading.Thread(target=show_progress, daemon=True)
-    ticker.start()
     try:
-        answer = text2image(args.api, request)
+        outcome, folder = (generate_sync if args.sync else generate_job)(args.api, request, args.out)
     except ApiCallFailed as exc:
-        done.set()
         print(f"\r{exc}", file=sys.stderr)
         for error in exc.body.get("errors", []):
             print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
         return 1
     except OSError as exc:
-        done.set()
         print(f"\rcannot reach the API at {args.api}: {exc}", file=sys.stderr)
         return 1
-    done.set()
-    ticker.join()
-    print(f"\r{len(answer['images'])} image(s) in {answer['time']} s (request {answer['request_id']})", file=sys.stderr)
-    folder = args.out / answer["request_id"]
-    folder.mkdir(parents=True, exist_ok=True)
-    for count, image in enumerate(answer["images"], 1):
-        path = folder / f"{image['index']}.jpeg"
-        path.write_bytes(download(image["url"]))
-        print(f"[{count}/{len(answer['images'])}] {path}  ({image['endpoint']}, seed {image['seed']}, {image['seconds']} s)")
-    for error in answer["errors"]:
+    if outcome is None:
+        print(f"no result after the workflow's time limit; what arrived is in {folder}", file=sys.stderr)
+        return 1
+    for image in outcome["images"]:
+        print(f"{folder / (str(image['index']) + '.jpeg')}  ({image['endpoint']}, seed {image['seed']}, {image['seconds']} s)")
+    for error in outcome["errors"]:
         print(f"image {error['index']} failed on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
-    return 0
+    print(f"{len(outcome['images'])} image(s) in {outcome['time']} s, saved in {folder}", file=sys.stderr)
+    return 0 if outcome["images"] else 1
+
+
+def progress_bar(done: int, total: int, started: float, width: int = 24) -> str:
+    filled = round(width * done / total) if total else width
+    return f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} images  {time.monotonic() - started:5.1f} s"
+
+
+def generate_job(api: str, request: dict[str, Any], out: Path) -> tuple[dict[str, Any] | None, Path]:
+    """The jobs route: each image is saved (and the bar advances) as soon as it is written."""
+    started = time.monotonic()
+    job = start_job(api, request)
+    folder = out / job["request_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    total, saved = len(job["images"]), []
+    print(progress_bar(0, total, started), end="", file=sys.stderr, flush=True)
+
+    def save(index: int, url: str) -> None:
+        (folder / f"{index}.jpeg").write_bytes(download(url))
+        saved.append(index)
+        print(progress_bar(len(saved), total, started), end="", file=sys.stderr, flush=True)
+
+    outcome = follow_job(job, save)
+    print(file=sys.stderr)
+    if outcome and outcome["status"] == "failed":
+        raise ApiCallFailed(502, {"error": "GenerationFailed", "message": "no image could be made", "errors": outcome["errors"]})
+    return outcome, folder
+
+
+def generate_sync(api: str, request: dict[str, Any], out: Path) -> tuple[dict[str, Any] | None, Path]:
+    """The synchronous route: one answer when every image is done, then the downloads."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(0.2):
+            print(f"\rgenerating... {time.monotonic() - started:5.1f} s", end="", file=sys.stderr, flush=True)
+
+    threading.Thread(target=tick, daemon=True).start()
+    try:
+        answer = text2image(api, request)
+    finally:
+        done.set()
+    print(file=sys.stderr)
+    folder = out / answer["request_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for image in answer["images"]:
+        (folder / f"{image['index']}.jpeg").write_bytes(download(image["url"]))
+    return answer, folder
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from support import http, jpeg_dimensions, post_json
@@ -37,28 +38,30 @@ def test_a_prompt_gives_four_jpegs_of_768_by_512(up: LocalStackProcess) -> None:
         assert code == 200 and headers["Content-Type"] == "image/jpeg" and jpeg_dimensions(data) == (768, 512)
 
 
-def test_generate_command_saves_the_images(up: LocalStackProcess, tmp_path: object) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "text2image.cli", "generate", "a cat", "-n", "2", "--width", "512", "--height", "512", "--api", up.url, "--out", str(tmp_path)],
+def generate(up: LocalStackProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "text2image.cli", "generate", *args, "--api", up.url],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("route", [[], ["--sync"]], ids=["jobs", "sync"])
+def test_generate_saves_the_images_with_progress(up: LocalStackProcess, tmp_path: Path, route: list[str]) -> None:
+    out = generate(up, "a cat", "-n", "2", "--width", "512", "--height", "512", "--out", str(tmp_path), *route)
     assert out.returncode == 0, out.stderr
-    saved = re.findall(r"\] (\S+\.jpeg)", out.stdout)
-    assert len(saved) == 2
+    saved = re.findall(r"^(\S+\.jpeg)  \(sd-local-\d, seed \d+, [\d.]+ s\)$", out.stdout, re.MULTILINE)
+    assert len(saved) == 2 and all(path.startswith(str(tmp_path)) for path in saved)
     for path in saved:
-        with open(path, "rb") as f:
-            assert jpeg_dimensions(f.read()) == (512, 512)
+        assert jpeg_dimensions(Path(path).read_bytes()) == (512, 512)
+    assert "2 image(s) in" in out.stderr
+    if not route:
+        assert "[------------------------] 0/2 images" in out.stderr and "] 2/2 images" in out.stderr
 
 
 def test_generate_reports_a_bad_request_and_fails(up: LocalStackProcess) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "text2image.cli", "generate", "a cat", "--width", "1001", "--api", up.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = generate(up, "a cat", "--width", "1001")
     assert out.returncode == 1
     assert "400 ValidationError: width: must be a multiple of 8" in out.stderr
 
