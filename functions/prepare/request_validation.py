@@ -55,8 +55,14 @@ def _explain(exc: SchemaValidationError) -> ValidationError:
     return ValidationError(field, _reason(rule, SCHEMA["properties"].get(path[0], {}), exc.value))
 
 
+# Beyond 2^53 a JSON number is a double in JavaScript, JSONata and Step Functions: show it
+# rounded, so every door (which may have carried it as a double) words it the same way.
+_EXACT_LIMIT = 2**53
+
+
 def _reason(rule: str, definition: dict[str, Any], value: Any) -> str:
-    shown = json.dumps(value, ensure_ascii=False)
+    huge = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= _EXACT_LIMIT
+    shown = f"{value:.15g}" if huge else json.dumps(value, ensure_ascii=False)
     if len(shown) > 40:
         shown = shown[:37] + "..."
     reasons = {

@@ -58,3 +58,19 @@ def test_messages_say_why(request_: Any, message: str) -> None:
     with pytest.raises(ValidationError) as raised:
         validated_request(request_)
     assert json.loads(str(raised.value))["message"] == message
+
+
+def test_a_number_written_with_a_fraction_is_not_an_integer_at_the_edge() -> None:
+    """Draft-04: 768.0 is not an integer, so the API refuses it. (A workflow started directly
+    gets its input through JSONata, which has one number type: there 768.0 is 768.)"""
+    with pytest.raises(ValidationError, match="width: must be a whole number"):
+        validated_request({"text": "a", "width": 768.0})
+
+
+def test_huge_numbers_are_shown_rounded_the_same_way_at_every_door() -> None:
+    with pytest.raises(ValidationError) as exact:
+        validated_request({"text": "a", "seed": 10**30})
+    with pytest.raises(ValidationError) as as_double:
+        validated_request({"text": "a", "seed": int(float(10**30))})  # what JSONata hands on
+    assert str(exact.value) == str(as_double.value)
+    assert exact.value.reason == "must be at most 4294967295 (got 1e+30)"
