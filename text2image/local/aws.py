@@ -73,7 +73,8 @@ class LocalAWS:
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         os.environ.update(self.environment())
-        LocalLambdaService(load_handlers()).install()
+        self.lambdas = LocalLambdaService(load_handlers())
+        self.lambdas.install()
         self.s3 = self.client("s3")
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)

@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import sys
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -115,6 +116,22 @@ class LocalLambdaService:
 
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
+        self._lost_answers: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def lose_answers(self, function_name: str, count: int) -> None:
+        """Test hook: the next ``count`` successful runs of ``function_name`` answer with the
+        Lambda service's 500 ServiceException, as when the service fails after the function
+        did its work; Step Functions then retries a task that already wrote its output."""
+        with self._lock:
+            self._lost_answers[function_name] = count
+
+    def _answer_lost(self, name: str) -> bool:
+        with self._lock:
+            if self._lost_answers.get(name, 0) <= 0:
+                return False
+            self._lost_answers[name] -= 1
+            return True
 
     def install(self) -> None:
         # moto's engine builds its Lambda client from boto3's default session.
@@ -130,4 +147,8 @@ class LocalLambdaService:
             body = json.dumps({"Type": "User", "message": f"Function not found: {function_arn(name)}"}).encode()
             return AWSResponse(request.url, 404, HTTPHeaders.from_dict({"x-amzn-ErrorType": "ResourceNotFoundException"}), _Body(body))
         status, headers, body = invoke(handler, name, json.loads(request.body or b"{}"))
+        if "X-Amz-Function-Error" not in headers and self._answer_lost(name):
+            lost = json.dumps({"Type": "Service", "message": "injected: the service failed after the function ran"}).encode()
+            headers = {"x-amzn-ErrorType": "ServiceException", "x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/json"}
+            return AWSResponse(request.url, 500, HTTPHeaders.from_dict(headers), _Body(lost))
         return AWSResponse(request.url, status, HTTPHeaders.from_dict(headers), _Body(body))

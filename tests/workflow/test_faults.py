@@ -1,0 +1,101 @@
+"""The fault matrix: what each endpoint or storage failure does to a run, with nothing lost.
+The test stack scales Retry waits by 0.01 and the endpoint call limit to 2 s (conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from support import invocations, keys_under, read_manifest, run_workflow
+
+from text2image.local.stack import LocalStack
+
+# ASL: EndpointBusy -> 4 retries (1, 2, 4, 8 s, full jitter): 5 calls and at most 15 s of waits.
+BUSY_CALLS = 5
+# ImageWriteFailed -> 2 retries: 3 attempts.
+WRITE_ATTEMPTS = 3
+
+
+def outcome(execution: dict[str, Any]) -> dict[str, Any]:
+    if execution["status"] == "SUCCEEDED":
+        result: dict[str, Any] = json.loads(execution["output"])
+        return result
+    assert execution["status"] == "FAILED", execution
+    body: dict[str, Any] = json.loads(json.loads(execution["cause"])["errorMessage"])
+    return body
+
+
+def emf_lines(output: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric lines Powertools printed."""
+    found = []
+    for line in output.splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "_aws" in record:
+            found.append(record)
+    return found
+
+
+def test_retries_show_in_logs_and_metrics(clean_stack: LocalStack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    clean_stack.endpoints.set_fault("sd-local-1", "throttle", count=2)
+    result = outcome(run_workflow(clean_stack, {"text": "visible retries", "num_images": 1}))
+    assert result["errors"] == [] and len(result["images"]) == 1
+    failed = [r for r in caplog.records if r.getMessage() == "image failed" and getattr(r, "error", None) == "EndpointBusy"]
+    assert len(failed) == 2 and all("ThrottlingException" in str(getattr(r, "reason", "")) for r in failed)
+    busy = [m for m in emf_lines(capsys.readouterr().out) if "EndpointBusy" in m and m.get("endpoint") == "sd-local-1"]
+    assert len(busy) == 2
+    assert busy[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "EndpointBusy", "Unit": "Count"}]
+
+
+@pytest.mark.parametrize("mode", ["throttle", "notready", "unavailable"])
+def test_all_endpoints_busy_for_good_ends_in_generation_failed_after_the_retry_budget(clean_stack: LocalStack, mode: str) -> None:
+    for name in ("sd-local-1", "sd-local-2"):
+        clean_stack.endpoints.set_fault(name, mode)
+    execution = run_workflow(clean_stack, {"text": "no luck", "num_images": 2})
+    result = outcome(execution)
+    assert execution["error"] == "GenerationFailed" and result["error"] == "GenerationFailed"
+    assert [(e["index"], e["error"]) for e in result["errors"]] == [(0, "EndpointBusy"), (1, "EndpointBusy")]
+    assert invocations(clean_stack) == {"sd-local-1": BUSY_CALLS, "sd-local-2": BUSY_CALLS}
+
+
+def test_an_endpoint_past_the_call_limit_loses_that_image_only(clean_stack: LocalStack) -> None:
+    clean_stack.endpoints.set_fault("sd-local-2", "slow", count=1)
+    result = outcome(run_workflow(clean_stack, {"text": "one slow call", "num_images": 4}))
+    assert [i["index"] for i in result["images"]] == [0, 2, 3]
+    (lost,) = result["errors"]
+    assert (lost["index"], lost["endpoint"], lost["error"]) == (1, "sd-local-2", "ModelError")
+    assert "timed out" in lost["message"]
+
+
+def test_a_failing_s3_write_is_reported_for_every_image_never_silently_missing(clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import invoke_endpoint
+
+    monkeypatch.setattr(invoke_endpoint, "SETTINGS", invoke_endpoint.Settings(bucket="bucket-that-is-gone", read_timeout=10))
+    execution = run_workflow(clean_stack, {"text": "nowhere to write", "num_images": 2}, name="write-fails")
+    result = outcome(execution)
+    assert result["error"] == "GenerationFailed"
+    assert [(e["index"], e["error"]) for e in result["errors"]] == [(0, "ImageWriteFailed"), (1, "ImageWriteFailed")]
+    assert re.search(r"could not write images/write-fails/0\.jpeg", result["errors"][0]["message"])
+    assert invocations(clean_stack) == {"sd-local-1": WRITE_ATTEMPTS, "sd-local-2": WRITE_ATTEMPTS}
+    assert read_manifest(clean_stack, "write-fails")["status"] == "failed"
+
+
+def test_a_task_retried_after_it_wrote_rewrites_the_same_key(clean_stack: LocalStack) -> None:
+    clean_stack.aws.lambdas.lose_answers("text2image-invoke-endpoint", 1)
+    result = outcome(run_workflow(clean_stack, {"text": "written twice", "num_images": 3, "seed": 9}, name="retried-task"))
+    assert result["errors"] == [] and len(result["images"]) == 3
+    assert sum(invocations(clean_stack).values()) == 4  # one image was made twice...
+    assert keys_under(clean_stack, "images/retried-task/") == [f"images/retried-task/{i}.jpeg" for i in range(3)]  # ...under one key
+    assert keys_under(clean_stack, "requests/retried-task") == ["requests/retried-task.json"]
+
+
+def test_collect_retried_after_it_wrote_keeps_one_manifest(clean_stack: LocalStack) -> None:
+    clean_stack.aws.lambdas.lose_answers("text2image-collect", 1)
+    result = outcome(run_workflow(clean_stack, {"text": "collected twice", "num_images": 2}, name="retried-collect"))
+    assert len(result["images"]) == 2
+    assert keys_under(clean_stack, "requests/retried-collect") == ["requests/retried-collect.json"]
+    assert read_manifest(clean_stack, "retried-collect")["status"] == "succeeded"
