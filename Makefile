@@ -63,6 +63,7 @@ format: install
 
 bench: install
 	$(UV) run python bench/latency.py
+	$(UV) run python bench/load.py
 
 clean:
 	rm -rf .venv node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache test-output
