@@ -29,10 +29,10 @@ def _open(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def text2image(api: str, request: dict[str, Any], timeout: float = 330) -> dict[str, Any]:
-    """POST the request; the response object on 200, ``ApiCallFailed`` otherwise."""
+def _post(api: str, path: str, request: dict[str, Any], expected: int, timeout: float) -> dict[str, Any]:
+    """POST the request as JSON; the answer on ``expected``, ``ApiCallFailed`` otherwise."""
     http_request = urllib.request.Request(
-        api.rstrip("/") + "/text2image",
+        api.rstrip("/") + path,
         data=json.dumps(request).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -42,9 +42,19 @@ def text2image(api: str, request: dict[str, Any], timeout: float = 330) -> dict[
         answer = json.loads(body)
     except json.JSONDecodeError:
         answer = {"error": "InvalidResponse", "message": body[:200].decode(errors="replace")}
-    if status != 200:
+    if status != expected:
         raise ApiCallFailed(status, answer)
     return dict(answer)
+
+
+def text2image(api: str, request: dict[str, Any], timeout: float = 330) -> dict[str, Any]:
+    """``POST /text2image``: the response object once every image is done."""
+    return _post(api, "/text2image", request, 200, timeout)
+
+
+def start_job(api: str, request: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """``POST /text2image/jobs``: its 202 answer (request_id, status_url, planned image URLs)."""
+    return _post(api, "/text2image/jobs", request, 202, timeout)
 
 
 def download(url: str, timeout: float = 60) -> bytes:
@@ -52,24 +62,6 @@ def download(url: str, timeout: float = 60) -> bytes:
     if status != 200:
         raise ApiCallFailed(status, {"error": "DownloadFailed", "message": url})
     return body
-
-
-def start_job(api: str, request: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-    """POST to the jobs route; its 202 answer (request_id, status_url, planned image URLs)."""
-    http_request = urllib.request.Request(
-        api.rstrip("/") + "/text2image/jobs",
-        data=json.dumps(request).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    status, body = _open(http_request, timeout)
-    try:
-        answer = json.loads(body)
-    except json.JSONDecodeError:
-        answer = {"error": "InvalidResponse", "message": body[:200].decode(errors="replace")}
-    if status != 202:
-        raise ApiCallFailed(status, answer)
-    return dict(answer)
 
 
 def exists(url: str, timeout: float = 30) -> bool:
