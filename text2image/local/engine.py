@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import types
@@ -34,10 +35,52 @@ _ENDED_REMEMBERED = 10_000
 _moto_terminated = BaseExecutionWorkerCommunication.terminated
 
 
+# moto composes every evaluation as "(" + "$name:=<JSON>;"... + expression + ")", sometimes
+# wrapped in $exists(...) or $type(...) to check the result. Parsing that text means parsing
+# the whole state (the plan, the results) as a JSONata literal, in pure Python, several times
+# per state. The fast path below reads the declarations with the JSON decoder instead, binds
+# them as variables, and compiles each distinct expression once; anything it does not
+# recognise is evaluated as moto composed it.
+_DECLARATION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*):=")
+_WRAPPERS = ("$exists(", "$type(")
+_decoder = json.JSONDecoder()
+_compiled: dict[str, jsonata.Jsonata] = {}
+_evaluating = threading.Lock()  # compiled expressions are not known to be thread-safe
+
+
+def _split(expression: str) -> tuple[str, dict[str, Any]] | None:
+    """(expression to compile, variables) for moto's composed form, or None."""
+    wrapper = next((w for w in _WRAPPERS if expression.startswith(w) and expression.endswith(")")), "")
+    body = expression[len(wrapper) : len(expression) - (1 if wrapper else 0)]
+    if not (body.startswith("(") and body.endswith(")")):
+        return None
+    body, position, variables = body[1:-1], 0, {}
+    while match := _DECLARATION.match(body, position):
+        try:
+            value, end = _decoder.raw_decode(body, match.end())
+        except ValueError:
+            return None
+        if body[end : end + 1] != ";":
+            return None
+        variables[match.group(1)] = value
+        position = end + 1
+    final = body[position:]
+    return (f"{wrapper}({final}))" if wrapper else final), variables
+
+
 def evaluate_jsonata(expression: str) -> Any:
     """Evaluate one JSONata expression as moto composes it (variables declared inline)."""
+    split = _split(expression)
     try:
-        result = jsonata.Jsonata(expression).evaluate(None)
+        with _evaluating:
+            if split is None:
+                result = jsonata.Jsonata(expression).evaluate(None)
+            else:
+                text, variables = split
+                compiled = _compiled.get(text)
+                if compiled is None:
+                    compiled = _compiled[text] = jsonata.Jsonata(text)
+                result = compiled.evaluate(None, variables)
     except Exception as exc:  # jsonata-python raises plain Exceptions; moto expects this one
         raise moto_jsonata.JSONataException("UNKNOWN", str(exc)) from exc
     # jsonata-python returns its own list type; a JSON round trip hands moto plain values
