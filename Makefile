@@ -62,8 +62,9 @@ format: install
 	$(UV) run ruff check --fix .
 
 bench: install
-	$(UV) run python bench/latency.py
+	$(UV) run --group bench python bench/fanout.py
 	$(UV) run python bench/load.py
+	$(UV) run python bench/coldstart.py
 
 clean:
 	rm -rf .venv node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache test-output
