@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import WSGIRequestHandler
 
 from text2image.deploy_settings import context_defaults
 from text2image.local import engine
@@ -59,6 +60,9 @@ class LocalAWS:
 
     def __init__(self, config: LocalAWSConfig, port: int = 0) -> None:
         self.config = config
+        # werkzeug writes a response's headers and body separately; without TCP_NODELAY,
+        # Nagle + delayed ACK add ~40 ms to many calls (every S3 write of every image).
+        WSGIRequestHandler.disable_nagle_algorithm = True
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
         self.bucket = BUCKET

@@ -182,6 +182,9 @@ class Gateway(HTTPService):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK
+            # hold the body back ~40 ms on every call.
+            disable_nagle_algorithm = True
             server_version = "text2image-local"
 
             def do_POST(self) -> None:
