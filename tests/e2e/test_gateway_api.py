@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support import http, invocations, jpeg_dimensions, keys_under, post_json
 
-from text2image.local.gateway import Gateway, GatewayConfig
+from text2image.local.gateway import Gateway, GatewayConfig, execution_error_answer
 from text2image.local.stack import LocalStack, edge_validator
 
 
@@ -112,3 +112,25 @@ def test_throttling_answers_429_with_retry_after(clean_stack: LocalStack) -> Non
     assert status == 429 and json.loads(body)["error"] == "TooManyRequests"
     assert int(headers["Retry-After"]) >= 1
     assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
+
+
+GENERATION_FAILED = json.dumps({"error": "GenerationFailed", "message": "no image could be made"})
+
+
+@pytest.mark.parametrize(
+    ("execution", "status", "error"),
+    [
+        ({"status": "TIMED_OUT"}, 504, "Timeout"),
+        ({"status": "FAILED", "error": "States.Timeout", "cause": "Task timed out"}, 500, "InternalError"),
+        ({"status": "FAILED", "error": "States.Runtime", "cause": "boom"}, 500, "InternalError"),
+        (
+            {"status": "FAILED", "error": "GenerationFailed", "cause": json.dumps({"errorMessage": '{"error": "GenerationFailed", "message": "m"}'})},
+            502,
+            "GenerationFailed",
+        ),
+    ],
+)
+def test_failed_runs_map_to_the_statuses_of_the_deployed_template(execution: dict[str, Any], status: int, error: str) -> None:
+    """The same mapping as infra/templates/start_sync_execution.response.vtl (tests/infra/test_vtl.py)."""
+    answer_status, answer = execution_error_answer(execution)
+    assert (answer_status, answer["error"]) == (status, error)

@@ -29,8 +29,9 @@ from text2image.paths import WEB
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PAGE = "text2image.html"
-# Step Functions error name -> HTTP status; anything else is a 500 InternalError.
-ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502, "States.Timeout": 504}
+# Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
+# a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
+ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502}
 _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
 _ASSET_PATH = re.compile(r"^/([A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+)$")
 
@@ -49,23 +50,25 @@ class GatewayConfig:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"error": error, "message": message, **extra}
+        self.headers = headers or {}
 
 
-def execution_error_answer(error: str, cause: str) -> tuple[int, dict[str, Any]]:
-    """A failed execution as the API answers it. Our named errors carry the JSON error
-    body as their message; anything else is an internal error."""
+def execution_error_answer(execution: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """An execution that did not succeed, as the API answers it. Our named errors carry the
+    JSON error body as their message; anything else is an internal error."""
+    if execution["status"] == "TIMED_OUT":
+        return 504, {"error": "Timeout", "message": "the workflow did not finish in time"}
+    error = execution.get("error", "")
     status = ERROR_STATUS.get(error, 500)
-    if status in (400, 502):
+    if status != 500:
         try:
-            return status, json.loads(json.loads(cause)["errorMessage"])
+            return status, json.loads(json.loads(execution.get("cause", ""))["errorMessage"])
         except (TypeError, KeyError, json.JSONDecodeError):
             pass
-    if status == 504:
-        return 504, {"error": "Timeout", "message": "the workflow did not finish in time"}
     return 500, {"error": "InternalError", "message": f"the workflow failed with {error}"}
 
 
@@ -114,7 +117,7 @@ class Gateway(HTTPService):
         """The edge of both routes: throttling, then the body checks."""
         wait = self.throttle.take()
         if wait:
-            raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", retry_after=retry_after_header(wait))
+            raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", headers={"Retry-After": retry_after_header(wait)})
         request: dict[str, Any] = parse_request_body(content_type, body, length)
         self.validate(request)  # raises ApiError; the body goes on as sent, as API Gateway passes it
         return request
@@ -146,7 +149,7 @@ class Gateway(HTTPService):
         execution = self.aws.sfn.describe_execution(executionArn=execution_arn)
         if execution["status"] == "SUCCEEDED":
             return 200, json.loads(execution["output"])
-        status, answer = execution_error_answer(execution.get("error", ""), execution.get("cause", ""))
+        status, answer = execution_error_answer(execution)
         return status, {**answer, "request_id": answer.get("request_id", request_id)}
 
     def s3_object(self, key: str, head: bool = False) -> tuple[bytes, dict[str, str]]:
@@ -233,9 +236,7 @@ class Gateway(HTTPService):
                 try:
                     status, payload, headers = route()
                 except ApiError as exc:
-                    status, payload, headers = exc.status, exc.body, {}
-                    if "retry_after" in exc.body:
-                        headers = {"Retry-After": exc.body.pop("retry_after")}
+                    status, payload, headers = exc.status, exc.body, dict(exc.headers)
                 except Exception as exc:  # never a stack trace to the caller
                     self.log_error("internal error: %r", exc)
                     status, payload, headers = 500, {"error": "InternalError", "message": "the gateway failed"}, {}
