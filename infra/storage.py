@@ -3,6 +3,8 @@ and a bucket for access logs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -13,26 +15,33 @@ REQUESTS_PREFIX = "requests/"
 PROMPTS_PREFIX = "prompts/"
 
 
+def private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """The baseline of every bucket of this stack: no public access, SSE-S3, TLS only, kept
+    when the stack is deleted."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        removal_policy=RemovalPolicy.RETAIN,
+        **props,
+    )
+
+
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, image_retention_days: int) -> None:
         super().__init__(scope, construct_id)
-        self.logs = s3.Bucket(
+        self.logs = private_bucket(
             self,
             "AccessLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
             # CloudFront standard logging writes with ACLs; S3 server access logs need none.
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             event_bridge_enabled=True,  # prompts/*.json -> EventBridge -> the workflow
             server_access_logs_bucket=self.logs,
@@ -42,5 +51,4 @@ class Storage(Construct):
                 s3.LifecycleRule(id="ExpireManifests", prefix=REQUESTS_PREFIX, expiration=Duration.days(image_retention_days)),
                 s3.LifecycleRule(id="AbortUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
