@@ -22,7 +22,6 @@ import re
 import statistics
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from text2image.client import text2image
 from text2image.local.aws import BUCKET
 from text2image.local.process import LocalStackProcess
 
@@ -57,11 +57,8 @@ def stack_urls(process: LocalStackProcess) -> Stack:
 
 
 def sync_request(api: str, num_images: int, number: int) -> float:
-    body = json.dumps({"text": f"fan-out #{number}", "num_images": num_images, **SIZE}).encode()
-    request = urllib.request.Request(f"{api}/text2image", data=body, headers={"Content-Type": "application/json"}, method="POST")
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as response:
-        answer = json.loads(response.read())
+    answer = text2image(api, {"text": f"fan-out #{number}", "num_images": num_images, **SIZE}, timeout=120)
     elapsed = time.perf_counter() - started
     assert len(answer["images"]) == num_images, answer
     return elapsed

@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from typing import Any
 
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -14,19 +15,21 @@ POLL_FIRST, POLL_MAX, POLL_GROWTH = 0.3, 2.0, 1.5
 
 
 class ApiCallFailed(Exception):
-    """The API answered with an error; ``status`` and ``body`` say what it said."""
+    """The API answered with an error; ``status``, ``body`` and ``headers`` (Retry-After on a
+    429) say what it said."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        self.status, self.body = status, body
+    def __init__(self, status: int, body: dict[str, Any], headers: Message | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or Message()
         super().__init__(f"{status} {body.get('error', 'Error')}: {body.get('message', '')}")
 
 
-def _open(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+def fetch(request: urllib.request.Request | str, timeout: float = 30) -> tuple[int, Message, bytes]:
+    """(status, headers, body) of one HTTP exchange, whatever the status."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 def _post(api: str, path: str, request: dict[str, Any], expected: int, timeout: float) -> dict[str, Any]:
@@ -37,13 +40,13 @@ def _post(api: str, path: str, request: dict[str, Any], expected: int, timeout: 
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    status, body = _open(http_request, timeout)
+    status, headers, body = fetch(http_request, timeout)
     try:
         answer = json.loads(body)
     except json.JSONDecodeError:
         answer = {"error": "InvalidResponse", "message": body[:200].decode(errors="replace")}
     if status != expected:
-        raise ApiCallFailed(status, answer)
+        raise ApiCallFailed(status, answer, headers)
     return dict(answer)
 
 
@@ -58,7 +61,7 @@ def start_job(api: str, request: dict[str, Any], timeout: float = 30) -> dict[st
 
 
 def download(url: str, timeout: float = 60) -> bytes:
-    status, body = _open(urllib.request.Request(url), timeout)
+    status, _, body = fetch(url, timeout)
     if status != 200:
         raise ApiCallFailed(status, {"error": "DownloadFailed", "message": url})
     return body
@@ -66,7 +69,7 @@ def download(url: str, timeout: float = 60) -> bytes:
 
 def exists(url: str, timeout: float = 30) -> bool:
     """True once the object at ``url`` has been written (HEAD answers 200)."""
-    status, _ = _open(urllib.request.Request(url, method="HEAD"), timeout)
+    status, _, _ = fetch(urllib.request.Request(url, method="HEAD"), timeout)
     return status == 200
 
 
@@ -81,7 +84,7 @@ def follow_job(job: dict[str, Any], on_image: Any, give_up_after: float = 330.0)
         arrived = [index for index, url in pending.items() if exists(url)]
         for index in arrived:
             on_image(index, pending.pop(index))
-        status, body = _open(urllib.request.Request(job["status_url"]), 30)
+        status, _, body = fetch(job["status_url"])
         if status == 200:
             manifest: dict[str, Any] = json.loads(body)
             return manifest

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from text2image.client import ApiCallFailed, fetch, text2image
 
 
 @dataclass
@@ -64,24 +64,18 @@ class LoadReport:
 
 
 def _one(api: str, number: int, num_images: int) -> Outcome:
-    body = json.dumps({"text": f"load test prompt #{number}", "num_images": num_images}).encode()
-    request = urllib.request.Request(f"{api}/text2image", data=body, headers={"Content-Type": "application/json"}, method="POST")
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            status, raw, retry_after = response.status, response.read(), response.headers.get("Retry-After")
-    except urllib.error.HTTPError as exc:
-        status, raw, retry_after = exc.code, exc.read(), exc.headers.get("Retry-After")
-    outcome = Outcome(status, time.perf_counter() - started, retry_after)
-    if status == 200:
-        answer = json.loads(raw)
-        outcome.request_id = answer["request_id"]
-        urls = json.loads(answer["body"])
-        outcome.images = len(urls)
-        for url in urls:
-            with urllib.request.urlopen(url, timeout=30) as image:
-                if image.status == 200 and image.headers.get("Content-Type") == "image/jpeg" and image.read(2) == b"\xff\xd8":
-                    outcome.images_fetched += 1
+        answer = text2image(api, {"text": f"load test prompt #{number}", "num_images": num_images}, timeout=120)
+    except ApiCallFailed as exc:
+        return Outcome(exc.status, time.perf_counter() - started, exc.headers.get("Retry-After"))
+    outcome = Outcome(200, time.perf_counter() - started, request_id=answer["request_id"])
+    urls = json.loads(answer["body"])
+    outcome.images = len(urls)
+    for url in urls:
+        status, headers, data = fetch(url)
+        if status == 200 and headers.get("Content-Type") == "image/jpeg" and data[:2] == b"\xff\xd8":
+            outcome.images_fetched += 1
     return outcome
 
 
