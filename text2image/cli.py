@@ -21,8 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8000, help="gateway port (default 8000; 0 = any free port)")
     up.add_argument("--host", default="127.0.0.1", help="gateway address (default loopback only)")
     up.add_argument("--endpoints", type=int, default=2, help="how many model endpoints (default 2)")
-    up.add_argument("--latency", type=float, default=0.0, help="simulated GPU seconds per image (default 0)")
-    up.add_argument("--model", default="preview", choices=["preview"], help="model served by every endpoint")
+    up.add_argument("--latency", type=float, default=0.0, help="simulated GPU seconds per image of the preview model (default 0)")
+    up.add_argument(
+        "--model",
+        default="preview",
+        metavar="preview|diffusers:DIR",
+        help="model served by every endpoint: the fast preview renderer (default) or a diffusers pipeline folder, run by endpoint/code/inference.py",
+    )
     up.add_argument(
         "--fault",
         action="append",
@@ -80,10 +85,11 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     stack.start()
     names = ", ".join(stack.config.endpoint_names)
+    latency = f", {args.latency:g} s per image" if args.model == "preview" else ""
     print(
         f"text2image local stack ready\n"
         f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"
-        f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}, {args.latency:g} s per image\n"
+        f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}\n"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
         f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
         f'-d \'{{"text":"A flower, fantasy, happy"}}\'\n'

@@ -10,3 +10,6 @@ STATE_MACHINE = ROOT / "statemachine" / "text2image.asl.json"
 FUNCTIONS = ROOT / "functions"
 REQUEST_SCHEMA = FUNCTIONS / "prepare" / "request.schema.json"
 WEB = ROOT / "web"
+# The endpoint inference code: what `make model-artifact` packs as code/ and the local
+# endpoint server runs for --model diffusers:DIR.
+ENDPOINT_CODE = ROOT / "endpoint" / "code"

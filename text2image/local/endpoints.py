@@ -10,7 +10,6 @@ Faults can be injected per endpoint to exercise the workflow's retries and catch
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -20,33 +19,44 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from text2image.local.containers import Container, ContainerError, PreviewContainer
 from text2image.local.http_service import HTTPService
-from text2image.local.preview import render
 
 FAULT_MODES = ("error", "throttle", "notready", "unavailable", "slow", "garbage")
 SAGEMAKER_INVOCATION_LIMIT = 60.0
 MAX_BODY_BYTES = 6 * 1024 * 1024
+ACCOUNT = "123456789012"
 _PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 
-# mode -> (status, error code, message) as SageMaker Runtime sends them
+# mode -> (status, error code, message) as SageMaker Runtime sends them; "error" is the
+# container failing (a 500 from the model server), answered like any container error.
 _FAULT_ANSWERS: dict[str, tuple[int, str, str]] = {
-    "error": (424, "ModelError", 'Received server error (500) from primary with message "injected fault".'),
     "throttle": (400, "ThrottlingException", "Rate exceeded"),
     "notready": (429, "ModelNotReadyException", "Model is not ready to serve requests"),
     "unavailable": (503, "ServiceUnavailable", "Service is unavailable"),
 }
 
-Model = Callable[[str, str, int, int, int, float, int], bytes]  # prompt, negative, seed, w, h, guidance, steps
-
-
-def preview_model(prompt: str, negative_prompt: str, seed: int, width: int, height: int, guidance: float, steps: int) -> bytes:
-    return render(prompt, seed, width, height)
-
 
 class EndpointError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.extra = extra or {}
+
+    @classmethod
+    def from_container(cls, endpoint: str, error: ContainerError) -> EndpointError:
+        """SageMaker Runtime's answer when the container answers an error: 424 ModelError
+        carrying the container's status and its model server's error body."""
+        kind = "client" if error.status < 500 else "server"
+        original = json.dumps({"code": error.status, "type": "InternalServerException", "message": error.message}, indent=2)
+        log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
+        return cls(
+            424,
+            "ModelError",
+            f'Received {kind} error ({error.status}) from primary with message "{original}". '
+            f"See the log group {log_group} in account {ACCOUNT} for more information.",
+            {"OriginalStatusCode": error.status, "OriginalMessage": original, "LogStreamArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{log_group}"},
+        )
 
 
 @dataclass
@@ -72,7 +82,6 @@ class Endpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
     fault: Fault | None = None
     invocations: int = 0
-    images: int = 0
     errors: int = 0
 
     def take_fault(self) -> str | None:
@@ -91,15 +100,15 @@ class EndpointServer(HTTPService):
     def __init__(
         self,
         names: list[str],
-        model: Model = preview_model,
-        latency: float = 0.0,
+        container: Callable[[str], Container] = lambda name: PreviewContainer(),
         invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        """``container(name)`` makes each endpoint's own container (its own model copy, as
+        on separate instances); they are all made, models loaded, before the server starts."""
         self.endpoints = {name: Endpoint(name) for name in names}
-        self.model = model
-        self.latency = latency
+        self.containers = {name: container(name) for name in names}
         self.invocation_limit = invocation_limit
         self._stats_lock = threading.Lock()
         super().__init__("endpoints", self._handler_class(), host, port)
@@ -124,14 +133,13 @@ class EndpointServer(HTTPService):
     def reset_stats(self) -> None:
         with self._stats_lock:
             for endpoint in self.endpoints.values():
-                endpoint.invocations = endpoint.images = endpoint.errors = 0
+                endpoint.invocations = endpoint.errors = 0
 
     def stats(self) -> dict[str, dict[str, Any]]:
         with self._stats_lock:
             return {
                 e.name: {
                     "invocations": e.invocations,
-                    "images": e.images,
                     "errors": e.errors,
                     "fault": None if e.fault is None else {"mode": e.fault.mode, "remaining": e.fault.remaining},
                 }
@@ -142,9 +150,9 @@ class EndpointServer(HTTPService):
         try:
             return self.endpoints[name]
         except KeyError:
-            raise EndpointError(400, "ValidationError", f"Endpoint {name} of account 123456789012 not found.") from None
+            raise EndpointError(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.") from None
 
-    def invoke(self, name: str, body: bytes) -> bytes:
+    def invoke(self, name: str, body: bytes, content_type: str | None = "application/json", accept: str | None = None) -> bytes:
         """One invocation as SageMaker would run it; raises ``EndpointError`` for error answers."""
         arrived = time.monotonic()
         endpoint = self._endpoint(name)
@@ -152,16 +160,16 @@ class EndpointServer(HTTPService):
             endpoint.invocations += 1
             fault = endpoint.take_fault()
         try:
-            return self._run(endpoint, fault, body, arrived)
+            # The container's host reads a missing or */* Accept as application/json.
+            return self._run(endpoint, fault, body, content_type, accept if accept and accept != "*/*" else "application/json", arrived)
         except EndpointError:
             with self._stats_lock:
                 endpoint.errors += 1
             raise
 
-    def _run(self, endpoint: Endpoint, fault: str | None, body: bytes, arrived: float) -> bytes:
+    def _run(self, endpoint: Endpoint, fault: str | None, body: bytes, content_type: str | None, accept: str, arrived: float) -> bytes:
         if fault in _FAULT_ANSWERS:
             raise EndpointError(*_FAULT_ANSWERS[fault])
-        request = parse_invocation(body)
         # One request at a time per endpoint, as on one GPU; the wait counts against the limit.
         if not endpoint.lock.acquire(timeout=self.invocation_limit):
             raise self._timed_out()
@@ -169,33 +177,19 @@ class EndpointServer(HTTPService):
             if fault == "slow":
                 time.sleep(self.invocation_limit)
                 raise self._timed_out()
-            images = []
-            for offset in range(request["num_images_per_prompt"]):
-                started = time.monotonic()
-                seed = (request["seed"] + offset) % 2**32
-                images.append(
-                    self.model(
-                        request["prompt"],
-                        request["negative_prompt"],
-                        seed,
-                        request["width"],
-                        request["height"],
-                        request["guidance_scale"],
-                        request["num_inference_steps"],
-                    )
-                )
-                # --latency is the whole GPU time of an image: drawing it counts towards it.
-                time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
+            try:
+                if fault == "error":
+                    raise ContainerError(500, "injected fault")
+                answer = self.containers[endpoint.name].invoke(body, content_type, accept)
+            except ContainerError as exc:
+                raise EndpointError.from_container(endpoint.name, exc) from None
             if time.monotonic() - arrived > self.invocation_limit:
                 raise self._timed_out()
         finally:
             endpoint.lock.release()
-        with self._stats_lock:
-            endpoint.images += len(images)
         if fault == "garbage":
             return b"<html>this is not what a model answers</html>"
-        answer = {"generated_images": [base64.b64encode(image).decode() for image in images], "prompt": request["prompt"]}
-        return json.dumps(answer).encode()
+        return answer
 
     def _timed_out(self) -> EndpointError:
         return EndpointError(
@@ -222,9 +216,9 @@ class EndpointServer(HTTPService):
                         raise EndpointError(404, "UnknownOperationException", f"no such path {self.path}")
                     if length > MAX_BODY_BYTES:
                         raise EndpointError(413, "ValidationError", "Request body exceeds the 6 MB limit")
-                    answer = server.invoke(match.group(1), body)
+                    answer = server.invoke(match.group(1), body, self.headers.get("Content-Type"), self.headers.get("Accept"))
                 except EndpointError as exc:
-                    self._send(exc.status, json.dumps({"ErrorCode": exc.code, "Message": exc.message}).encode(), exc.code)
+                    self._send(exc.status, json.dumps({"ErrorCode": exc.code, "Message": exc.message, **exc.extra}).encode(), exc.code)
                     return
                 self._send(200, answer)
 
@@ -244,35 +238,3 @@ class EndpointServer(HTTPService):
                 pass  # the workflow logs every call; access lines would only add noise
 
         return Handler
-
-
-def parse_invocation(body: bytes) -> dict[str, Any]:
-    """The JumpStart request with its defaults; 424 ModelError when the model cannot use it,
-    as a real container's input check would answer."""
-    try:
-        request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EndpointError(424, "ModelError", "Received client error (400) from primary: body is not JSON") from None
-    if not isinstance(request, dict) or not isinstance(request.get("prompt"), str) or not request["prompt"]:
-        raise EndpointError(424, "ModelError", "Received client error (400) from primary: 'prompt' is required")
-    parsed = {
-        "prompt": request["prompt"],
-        "negative_prompt": request.get("negative_prompt") or "",
-        "width": request.get("width", 512),
-        "height": request.get("height", 512),
-        "num_inference_steps": request.get("num_inference_steps", 50),
-        "guidance_scale": request.get("guidance_scale", 7.5),
-        "num_images_per_prompt": request.get("num_images_per_prompt", 1),
-        "seed": request.get("seed", 0),
-    }
-    for name in ("width", "height"):
-        value = parsed[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value % 8 or not 64 <= value <= 2048:
-            raise EndpointError(424, "ModelError", f"Received client error (400) from primary: {name} must be a multiple of 8 in 64..2048")
-    for name, low, high in (("num_images_per_prompt", 1, 16), ("num_inference_steps", 1, 500), ("seed", 0, 2**32 - 1)):
-        value = parsed[name]
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise EndpointError(424, "ModelError", f"Received client error (400) from primary: {name} must be a whole number in {low}..{high}")
-    if not isinstance(parsed["guidance_scale"], (int, float)) or isinstance(parsed["guidance_scale"], bool):
-        raise EndpointError(424, "ModelError", "Received client error (400) from primary: guidance_scale must be a number")
-    return parsed

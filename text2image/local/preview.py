@@ -9,21 +9,18 @@ the same bytes; different prompts look clearly different.
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
-
-JPEG_QUALITY = 85
 
 
 def _colour(rng: random.Random) -> tuple[int, int, int]:
     return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
 
 
-def render(prompt: str, seed: int, width: int, height: int) -> bytes:
-    """A JPEG of exactly ``width`` x ``height``."""
+def render(prompt: str, seed: int, width: int, height: int) -> Image.Image:
+    """An RGB image of exactly ``width`` x ``height``."""
     prompt_rng = random.Random(hashlib.sha256(prompt.encode()).digest())
     seed_rng = random.Random(seed)
     top, bottom = _colour(prompt_rng), _colour(prompt_rng)
@@ -47,6 +44,4 @@ def render(prompt: str, seed: int, width: int, height: int) -> bytes:
     bx, by = width - (right - left) - 16, height - (bottom_ - top_) - 16
     draw.rectangle((bx - 6, by - 6, width - 10, height - 10), fill=(0, 0, 0))
     draw.text((bx, by - top_), badge, fill=(255, 214, 0), font=badge_font)
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=JPEG_QUALITY)
-    return out.getvalue()
+    return image

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from text2image.local.aws import LocalAWS, LocalAWSConfig
+from text2image.local.containers import Container, InferenceScriptContainer, PreviewContainer, endpoint_module
 from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
 from text2image.local.gateway import ApiError, Gateway, GatewayConfig
 from text2image.local.lambdas import request_validation
@@ -17,7 +20,7 @@ class StackConfig:
     host: str = "127.0.0.1"
     endpoints: int = 2
     latency: float = 0.0
-    model: str = "preview"
+    model: str = "preview"  # or diffusers:DIR
     faults: tuple[str, ...] = ()  # NAME=MODE[:COUNT]
     retry_time_scale: float = 1.0
     invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
@@ -42,15 +45,33 @@ def edge_validator() -> Any:
     return validate
 
 
+def container_factory(model: str, latency: float) -> Callable[[str], Container]:
+    """``preview`` or ``diffusers:DIR`` -> what makes each endpoint's container."""
+    kind, _, folder = model.partition(":")
+    if kind == "preview" and not folder:
+        return lambda name: PreviewContainer(latency)
+    if kind == "diffusers" and folder:
+        if latency:
+            raise ValueError("--latency applies to the preview model only: a diffusers model takes the time it takes")
+        model_dir = Path(folder).expanduser()
+        if not (model_dir / "model_index.json").is_file():
+            raise ValueError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
+        try:
+            endpoint_module("inference")  # torch + diffusers
+        except ImportError as exc:
+            raise ValueError(f"--model diffusers needs torch and diffusers ({exc}): run `make torch`") from None
+        return lambda name: InferenceScriptContainer(model_dir)
+    raise ValueError(f"unknown model {model!r}: use preview or diffusers:DIR (a folder saved by diffusers' save_pretrained)")
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
-        if config.model != "preview":
-            raise ValueError(f"unknown model {config.model!r}: this version serves 'preview'")
         if config.endpoints < 1:
             raise ValueError("at least one endpoint is needed")
         self.config = config
         faults = [Fault.parse(text) for text in config.faults]
-        self.endpoints = EndpointServer(config.endpoint_names, latency=config.latency, invocation_limit=config.invocation_limit)
+        container = container_factory(config.model, config.latency)
+        self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit)
         for name, fault in faults:
             self.endpoints.set_fault(name, fault.mode, fault.remaining)
         self.aws = LocalAWS(
