@@ -8,12 +8,28 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install browser up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
+.PHONY: install torch model-artifact browser up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
 
-# Python from uv.lock; the CDK CLI and asl-validator from package-lock.json.
+# Python from uv.lock; the CDK CLI and asl-validator from package-lock.json. --inexact keeps
+# torch, which `make torch` adds outside the lock.
 install:
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact
 	npm ci --no-audit --no-fund --loglevel=error
+
+# torch for the diffusers endpoint code (tests, --model diffusers:DIR, the batching bench).
+# Not in uv.lock: uv would lock PyPI's CUDA build of several GB. pip installs it into the
+# project's venv; where pip offers no CPU build, pick one, e.g.
+# make torch TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+torch: install
+	@$(UV) run --no-sync python -c "import torch" 2>/dev/null || \
+	  python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check $(TORCH_PIP_ARGS) "$(TORCH)"
+
+# dist/model.tar.gz for the SageMaker Hugging Face inference container (code/ only; add
+# ARGS="--model DIR" to pack a diffusers folder's weights too). See README "Endpoints".
+model-artifact: install
+	$(UV) run text2image model-artifact $(ARGS)
 
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed when missing
 # and possible; otherwise a clear failure, not a silent skip.
@@ -26,7 +42,7 @@ browser:
 up: install
 	$(UV) run text2image up $(ARGS)
 
-test: install browser
+test: install torch browser
 	$(UV) run pytest
 
 test-unit: install
@@ -61,7 +77,7 @@ format: install
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: install
+bench: install torch
 	$(UV) run --group bench python bench/fanout.py
 	$(UV) run python bench/load.py
 	$(UV) run python bench/coldstart.py

@@ -38,6 +38,14 @@ def stack() -> Iterator[LocalStack]:
     local.stop()
 
 
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Stable Diffusion pipeline saved with save_pretrained (built once)."""
+    from text2image.tiny_pipeline import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd"))
+
+
 @pytest.fixture
 def clean_stack(stack: LocalStack) -> LocalStack:
     """The session stack with no faults and zeroed endpoint counters."""

@@ -56,8 +56,37 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", type=Path, default=Path("text2image-output"), help="folder for the JPEGs")
     gen.add_argument("--sync", action="store_true", help="use POST /text2image (one answer at the end) instead of the jobs API")
 
+    artifact = commands.add_parser("model-artifact", help="build model.tar.gz for the SageMaker Hugging Face inference container")
+    artifact.add_argument("--model", type=Path, help="a diffusers model folder to pack (default: code only; the endpoint loads SD_MODEL_ID)")
+    artifact.add_argument("--out", type=Path, default=Path("dist/model.tar.gz"), help="where to write it (default dist/model.tar.gz)")
+
+    tiny = commands.add_parser("tiny-pipeline", help="save a tiny random-weight Stable Diffusion pipeline (for tests and trying --model diffusers:DIR)")
+    tiny.add_argument("folder", type=Path)
+    tiny.add_argument("--seed", type=int, default=0, help="weights seed (default 0)")
+
     args = parser.parse_args(argv)
-    return run_up(args) if args.command == "up" else run_generate(args)
+    commands_run = {"up": run_up, "generate": run_generate, "model-artifact": run_model_artifact, "tiny-pipeline": run_tiny_pipeline}
+    return commands_run[args.command](args)
+
+
+def run_model_artifact(args: argparse.Namespace) -> int:
+    from text2image.model_artifact import build_model_artifact
+
+    try:
+        names = build_model_artifact(args.out, args.model)
+    except (ValueError, OSError) as exc:
+        print(f"text2image model-artifact: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {len(names)} files, {args.out.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+def run_tiny_pipeline(args: argparse.Namespace) -> int:
+    from text2image.tiny_pipeline import build_tiny_pipeline
+
+    build_tiny_pipeline(args.folder, args.seed)
+    print(f"{args.folder}: tiny random-weight Stable Diffusion pipeline; try text2image up --model diffusers:{args.folder}")
+    return 0
 
 
 def run_up(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ container's 400 answer, which SageMaker Runtime hands to the caller as ``ModelEr
 the same way (text2image/local/containers.py).
 
 Configuration (environment, read once):
-- ``HF_MODEL_ID``: load this Hub model instead of the artifact's own files
+- ``SD_MODEL_ID``: load this Hub model instead of the artifact's own files
 - ``SD_SCHEDULER``: scheduler by name (scheduler_choice.py); unset keeps the model's own
 - ``SD_MAX_SIDE``, ``SD_MAX_IMAGES_PER_CALL``, ``SD_MAX_STEPS``, ``SD_MAX_PIXELS_PER_CALL``:
   limits checked before the GPU is touched (jumpstart_contract.py)
@@ -19,11 +19,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
 
 from jumpstart_contract import GenerationRequest, Limits, encode_answer, parse_request
 from scheduler_choice import scheduler_class
@@ -40,7 +42,7 @@ class ServingSettings:
     @classmethod
     def from_env(cls) -> ServingSettings:
         return cls(
-            model_id=os.environ.get("HF_MODEL_ID") or None,
+            model_id=os.environ.get("SD_MODEL_ID") or None,
             scheduler=os.environ.get("SD_SCHEDULER") or None,
             limits=Limits.from_env(),
         )
@@ -62,12 +64,15 @@ class Generated:
 
 
 def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
-    """The pipeline from the artifact (or HF_MODEL_ID): fp16 on a GPU, fp32 on CPU.
+    """The pipeline from the artifact (or SD_MODEL_ID): fp16 on a GPU, fp32 on CPU.
     diffusers uses PyTorch's scaled_dot_product_attention (SDPA) by default on torch 2."""
     source = SETTINGS.model_id or model_dir
+    if not SETTINGS.model_id and not (Path(model_dir) / "model_index.json").is_file():
+        raise ValueError(f"no diffusers model in {model_dir} (no model_index.json): pack one into the artifact or set SD_MODEL_ID")
     cuda = torch.cuda.is_available()
     diffusers_logging.disable_progress_bar()
-    pipeline = AutoPipelineForText2Image.from_pretrained(source, torch_dtype=torch.float16 if cuda else torch.float32)
+    transformers_logging.disable_progress_bar()
+    pipeline = AutoPipelineForText2Image.from_pretrained(source, dtype=torch.float16 if cuda else torch.float32)
     if SETTINGS.scheduler:
         pipeline.scheduler = scheduler_class(SETTINGS.scheduler).from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
