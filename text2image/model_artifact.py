@@ -45,7 +45,7 @@ def build_model_artifact(out: Path, model_dir: Path | None = None) -> list[str]:
     # Model weights barely compress; level 1 keeps building a multi-GB artifact quick.
     with (
         partial.open("wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=1) as zipped,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=1) as zipped,  # no name, no time: reproducible
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
         for name, path in entries:
