@@ -14,6 +14,9 @@ from text2image.deploy_settings import PREFIX, context_defaults
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+# "diffusers": the artifact of `make model-artifact` in the Hugging Face PyTorch inference
+# container of the stack's region; "custom": any image + model data named in context.
+ENDPOINT_PRESETS = ("diffusers", "custom")
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,14 @@ class StackConfig:
     api_key: bool
     powertools_layer_version: int
     create_endpoints: bool
+    endpoint_preset: str
     endpoint_image_uri: str
+    endpoint_image_tag: str
     endpoint_model_data_url: str
+    endpoint_model_id: str
+    endpoint_scheduler: str
     endpoint_instance_type: str
+    endpoint_instance_count: int
     endpoint_max_instances: int
     endpoint_target_invocations_per_instance: int
 
@@ -57,9 +65,14 @@ class StackConfig:
             api_key=_flag(get("apiKey")),
             powertools_layer_version=int(get("powertoolsLayerVersion")),
             create_endpoints=_flag(get("createEndpoints")),
+            endpoint_preset=str(get("endpointPreset")),
             endpoint_image_uri=str(get("endpointImageUri")),
+            endpoint_image_tag=str(get("endpointImageTag")),
             endpoint_model_data_url=str(get("endpointModelDataUrl")),
+            endpoint_model_id=str(get("endpointModelId")),
+            endpoint_scheduler=str(get("endpointScheduler")),
             endpoint_instance_type=str(get("endpointInstanceType")),
+            endpoint_instance_count=int(get("endpointInstanceCount")),
             endpoint_max_instances=int(get("endpointMaxInstances")),
             endpoint_target_invocations_per_instance=int(get("endpointTargetInvocationsPerInstance")),
         )
@@ -81,12 +94,33 @@ class StackConfig:
             problems.append(f"workflowLogLevel must be one of {_WORKFLOW_LOG_LEVELS}")
         if self.image_retention_days < 1:
             problems.append("imageRetentionDays must be at least 1")
-        if self.create_endpoints and not (self.endpoint_image_uri and self.endpoint_model_data_url.startswith("s3://")):
-            problems.append("createEndpoints needs endpointImageUri and an s3:// endpointModelDataUrl")
-        if self.endpoint_max_instances < 1 or self.endpoint_target_invocations_per_instance < 1:
-            problems.append("endpointMaxInstances and endpointTargetInvocationsPerInstance must be at least 1")
+        if self.create_endpoints:
+            problems += self._endpoint_problems()
         if problems:
             raise ValueError("text2image configuration: " + "; ".join(problems))
+
+    def _endpoint_problems(self) -> list[str]:
+        problems = []
+        if self.endpoint_preset not in ENDPOINT_PRESETS:
+            problems.append(f"endpointPreset must be one of {ENDPOINT_PRESETS}")
+        if not self.endpoint_model_data_url.startswith("s3://"):
+            problems.append("createEndpoints needs an s3:// endpointModelDataUrl (the model.tar.gz of `make model-artifact` for the diffusers preset)")
+        if self.endpoint_preset == "custom" and not self.endpoint_image_uri:
+            problems.append("the custom endpoint preset needs endpointImageUri")
+        if self.endpoint_preset == "diffusers" and not self.endpoint_image_uri and not self.endpoint_image_tag:
+            problems.append("the diffusers endpoint preset needs endpointImageTag (or a full endpointImageUri)")
+        if self.endpoint_preset == "diffusers" and self.endpoint_instance_type.startswith(("ml.inf", "ml.trn")):
+            problems.append(
+                f"{self.endpoint_instance_type} runs Neuron-compiled models in a Neuron container, not this CUDA build: "
+                "use a GPU instance (ml.g5, ml.g6, ml.p3...) or the custom preset with a Neuron image and model"
+            )
+        if not self.endpoint_instance_type.startswith("ml."):
+            problems.append(f"endpointInstanceType must be a SageMaker instance type such as ml.g5.xlarge, not {self.endpoint_instance_type!r}")
+        if not 1 <= self.endpoint_instance_count <= self.endpoint_max_instances:
+            problems.append("endpointInstanceCount must be at least 1 and at most endpointMaxInstances")
+        if self.endpoint_target_invocations_per_instance < 1:
+            problems.append("endpointTargetInvocationsPerInstance must be at least 1")
+        return problems
 
 
 def _flag(value: Any) -> bool:

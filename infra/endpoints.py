@@ -1,9 +1,14 @@
 """The SageMaker endpoints the workflow calls: by default existing ones named in context;
-optionally created here from a container image and model data, with autoscaling."""
+optionally created here, with autoscaling, from
+
+- the ``diffusers`` preset: ``model.tar.gz`` of ``make model-artifact`` (endpoint/code as
+  code/, optionally the weights) in the Hugging Face PyTorch inference container of the
+  stack's region (image tag from context), with the model id and scheduler from context;
+- the ``custom`` preset: any image URI and model data (a JumpStart model, your own container)."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Stack, region_info
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -13,6 +18,36 @@ from infra.config import StackConfig
 from infra.nag import acknowledge, as_nag_prints
 
 VARIANT = "AllTraffic"
+DLC_REPOSITORY = "huggingface-pytorch-inference"
+# Large models take a while to download and load; SageMaker's defaults are shorter.
+STARTUP_SECONDS, DOWNLOAD_SECONDS = 900, 1800
+
+
+def image_uri(stack: Stack, config: StackConfig) -> str:
+    """The configured image, or the Hugging Face PyTorch inference image of the stack's region
+    (the Deep Learning Containers account differs by region: a CDK regional fact)."""
+    if config.endpoint_image_uri:
+        return config.endpoint_image_uri
+    account = stack.regional_fact(region_info.FactName.DLC_REPOSITORY_ACCOUNT)
+    return f"{account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{DLC_REPOSITORY}:{config.endpoint_image_tag}"
+
+
+def container_environment(config: StackConfig) -> dict[str, str] | None:
+    """What endpoint/code/inference.py reads, and how the toolkit finds it."""
+    if config.endpoint_preset != "diffusers":
+        return None
+    environment = {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        # One worker: one model copy on the GPU, one request at a time, as the workflow plans.
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    }
+    if config.endpoint_model_id:
+        environment["SD_MODEL_ID"] = config.endpoint_model_id
+    if config.endpoint_scheduler:
+        environment["SD_SCHEDULER"] = config.endpoint_scheduler
+    return environment
 
 
 def s3_object_arn(stack: Stack, url: str) -> str:
@@ -52,7 +87,9 @@ class Endpoints(Construct):
             self,
             "Model",
             execution_role_arn=role.role_arn,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(image=config.endpoint_image_uri, model_data_url=config.endpoint_model_data_url),
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri(stack, config), model_data_url=config.endpoint_model_data_url, environment=container_environment(config)
+            ),
         )
         model.node.add_dependency(role)
         for name in self.names:
@@ -64,8 +101,10 @@ class Endpoints(Construct):
                         variant_name=VARIANT,
                         model_name=model.attr_model_name,
                         instance_type=config.endpoint_instance_type,
-                        initial_instance_count=1,
+                        initial_instance_count=config.endpoint_instance_count,
                         initial_variant_weight=1,
+                        container_startup_health_check_timeout_in_seconds=STARTUP_SECONDS,
+                        model_data_download_timeout_in_seconds=DOWNLOAD_SECONDS,
                     )
                 ],
             )
@@ -76,7 +115,7 @@ class Endpoints(Construct):
                 service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
                 resource_id=f"endpoint/{name}/variant/{VARIANT}",
                 scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-                min_capacity=1,
+                min_capacity=config.endpoint_instance_count,
                 max_capacity=config.endpoint_max_instances,
             )
             target.node.add_dependency(endpoint)

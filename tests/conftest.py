@@ -65,8 +65,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 CREATED_ENDPOINTS = {
     "text2image:endpoints": "gen-a,gen-b",
     "text2image:createEndpoints": "true",
-    "text2image:endpointImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-gpu",
     "text2image:endpointModelDataUrl": "s3://my-models/sd/model.tar.gz",
+    "text2image:endpointModelId": "stabilityai/sd-turbo",
+    "text2image:endpointScheduler": "euler_a",
+    "text2image:endpointInstanceType": "ml.g6.xlarge",
+    "text2image:endpointInstanceCount": "2",
     "text2image:endpointMaxInstances": 3,
     "text2image:apiKey": "true",
 }

@@ -40,7 +40,12 @@ def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
         ({"logLevel": "LOUD"}, "logLevel"),
         ({"workflowLogLevel": "SOME"}, "workflowLogLevel"),
         ({"imageRetentionDays": 0}, "imageRetentionDays"),
-        ({"createEndpoints": True}, "createEndpoints"),
+        ({"createEndpoints": True}, "createEndpoints needs an s3:// endpointModelDataUrl"),
+        ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointPreset": "jumpstart"}, "endpointPreset must be one of"),
+        ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointPreset": "custom"}, "custom endpoint preset needs endpointImageUri"),
+        ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceType": "ml.inf2.xlarge"}, "Neuron-compiled"),
+        ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceType": "g5.xlarge"}, "endpointInstanceType must be"),
+        ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceCount": 3}, "endpointInstanceCount"),
     ],
 )
 def test_bad_configuration_fails_synth_saying_why(context: dict[str, object], complaint: str) -> None:

@@ -10,7 +10,8 @@ from aws_cdk.assertions import Match, Template
 from infra_synth import Synth
 
 from infra.functions import POWERTOOLS_LAYER
-from text2image.paths import REQUEST_SCHEMA, STATE_MACHINE
+from text2image.deploy_settings import context_defaults
+from text2image.paths import ENDPOINT_CODE, REQUEST_SCHEMA, STATE_MACHINE
 
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
@@ -336,16 +337,34 @@ def test_created_endpoints_autoscale_on_invocations(created_template: Template) 
     assert sorted(p["EndpointName"] for p in endpoints.values()) == ["gen-a", "gen-b"]
     for config in of_type(resources, "AWS::SageMaker::EndpointConfig").values():
         (variant,) = config["ProductionVariants"]
-        assert variant["InstanceType"] == "ml.g5.xlarge" and variant["InitialInstanceCount"] == 1
+        assert variant["InstanceType"] == "ml.g6.xlarge" and variant["InitialInstanceCount"] == 2
+        assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] >= 600
     targets = of_type(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert sorted(t["ResourceId"] for t in targets.values()) == ["endpoint/gen-a/variant/AllTraffic", "endpoint/gen-b/variant/AllTraffic"]
-    assert all((t["MinCapacity"], t["MaxCapacity"]) == (1, 3) for t in targets.values())
+    assert all((t["MinCapacity"], t["MaxCapacity"]) == (2, 3) for t in targets.values())
     for policy in of_type(resources, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
         tracking = policy["TargetTrackingScalingPolicyConfiguration"]
         assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
         assert tracking["TargetValue"] == 4
     model = only(resources, "AWS::SageMaker::Model")
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://my-models/sd/model.tar.gz"
+
+
+def test_the_diffusers_preset_runs_the_artifact_in_the_regions_hugging_face_container(created_template: Template) -> None:
+    container = only(created_template.to_json()["Resources"], "AWS::SageMaker::Model")["PrimaryContainer"]
+    tag = context_defaults()["endpointImageTag"]
+    # eu-west-1 is the stack's region: the Deep Learning Containers account resolves at synth.
+    repository = f"/huggingface-pytorch-inference:{tag}"
+    assert container["Image"] == {"Fn::Join": ["", ["763104351884.dkr.ecr.eu-west-1.", {"Ref": "AWS::URLSuffix"}, repository]]}
+    assert container["Environment"] == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SD_MODEL_ID": "stabilityai/sd-turbo",
+        "SD_SCHEDULER": "euler_a",
+    }
+    assert (ENDPOINT_CODE / container["Environment"]["SAGEMAKER_PROGRAM"]).is_file()
 
 
 # -- outputs ---------------------------------------------------------------------------
