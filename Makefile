@@ -45,13 +45,13 @@ up: install
 test: install torch browser
 	$(UV) run pytest
 
-test-unit: install
+test-unit: install torch
 	$(UV) run pytest tests/unit
 
 test-workflow: install
 	$(UV) run pytest tests/workflow
 
-test-e2e: install
+test-e2e: install torch
 	$(UV) run pytest tests/e2e
 
 test-web: install browser
@@ -81,6 +81,7 @@ bench: install torch
 	$(UV) run --group bench python bench/fanout.py
 	$(UV) run python bench/load.py
 	$(UV) run python bench/coldstart.py
+	$(UV) run python bench/batching.py
 
 clean:
 	rm -rf .venv node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache test-output

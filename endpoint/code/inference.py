@@ -72,7 +72,7 @@ def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
     cuda = torch.cuda.is_available()
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
-    pipeline = AutoPipelineForText2Image.from_pretrained(source, dtype=torch.float16 if cuda else torch.float32)
+    pipeline = AutoPipelineForText2Image.from_pretrained(source, torch_dtype=torch.float16 if cuda else torch.float32)
     if SETTINGS.scheduler:
         pipeline.scheduler = scheduler_class(SETTINGS.scheduler).from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
