@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from PIL import Image
 
 from text2image.local import engine
@@ -52,6 +54,18 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int]:
         assert image.format == "JPEG"
         image.load()
         return image.size
+
+
+def sagemaker_runtime(endpoint_server_url: str, read_timeout: float = 30) -> Any:
+    """A sagemaker-runtime client on the local endpoint server, one attempt per call (as the Lambda's)."""
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=endpoint_server_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout),
+    )
 
 
 def invocations(stack: LocalStack) -> dict[str, int]:

@@ -10,10 +10,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from PIL import Image, ImageChops, ImageStat
+from support import sagemaker_runtime
 
 from text2image.local.containers import InferenceScriptContainer, endpoint_module
 from text2image.local.endpoints import EndpointServer
@@ -32,14 +31,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[EndpointServer]:
 
 @pytest.fixture(scope="module")
 def runtime(server: EndpointServer) -> Any:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=30),
-    )
+    return sagemaker_runtime(server.url)
 
 
 def invoke(runtime: Any, payload: dict[str, Any], accept: str | None = "application/json;jpeg", content_type: str = "application/json") -> dict[str, Any]:

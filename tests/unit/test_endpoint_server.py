@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from support import sagemaker_runtime
 
 from text2image.local.endpoints import EndpointServer, Fault
 
@@ -20,14 +19,7 @@ def server() -> Iterator[EndpointServer]:
 
 
 def client(server: EndpointServer) -> Any:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=10),
-    )
+    return sagemaker_runtime(server.url, read_timeout=10)
 
 
 def test_a_request_queued_past_the_call_limit_gets_sagemakers_timeout_answer(server: EndpointServer) -> None:

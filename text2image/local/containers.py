@@ -59,17 +59,17 @@ class PreviewContainer:
         self.limits = self.contract.Limits()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str) -> bytes:
+        # In the handler's order: the request is checked first, the Accept type when answering.
         try:
-            accept = self.contract.check_accept(accept)
             request = self.contract.parse_request(body, content_type, self.limits)
+            images = []
+            for seed in request.seeds:
+                started = time.monotonic()
+                images.append(render(request.prompt, seed, request.width, request.height))
+                time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
+            answer: bytes = self.contract.encode_answer(request.prompt, images, accept)
         except self.contract.InvalidRequest as exc:
             raise ContainerError(400, str(exc)) from None
-        images = []
-        for seed in request.seeds:
-            started = time.monotonic()
-            images.append(render(request.prompt, seed, request.width, request.height))
-            time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
-        answer: bytes = self.contract.encode_answer(request.prompt, images, accept)
         return answer
 
 
