@@ -16,6 +16,7 @@ Configuration (environment, read once):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -72,7 +73,13 @@ def model_fn(model_dir: str, context: Any = None) -> LoadedModel:
     cuda = torch.cuda.is_available()
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
-    pipeline = AutoPipelineForText2Image.from_pretrained(source, torch_dtype=torch.float16 if cuda else torch.float32)
+    pipeline = AutoPipelineForText2Image.from_pretrained(
+        source,
+        torch_dtype=torch.float16 if cuda else torch.float32,
+        # accelerate (requirements.txt) loads weights straight into place; without it, say so
+        # instead of letting diffusers warn on every load.
+        low_cpu_mem_usage=importlib.util.find_spec("accelerate") is not None,
+    )
     if SETTINGS.scheduler:
         pipeline.scheduler = scheduler_class(SETTINGS.scheduler).from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
