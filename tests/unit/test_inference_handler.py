@@ -29,9 +29,11 @@ def first_jpeg(container: InferenceScriptContainer, **request: Any) -> bytes:
     return base64.b64decode(answer["generated_images"][0])
 
 
-def test_model_fn_loads_the_saved_pipeline_on_the_cpu_in_float32(container: InferenceScriptContainer) -> None:
+def test_model_fn_loads_the_saved_pipeline_on_the_cpu_in_float32_with_sdpa_attention(container: InferenceScriptContainer) -> None:
     assert type(container.model.pipeline).__name__ == "StableDiffusionPipeline"
     assert container.model.device == "cpu" and str(container.model.pipeline.unet.dtype) == "torch.float32"
+    # PyTorch's scaled_dot_product_attention in every attention layer of the UNet.
+    assert {type(processor).__name__ for processor in container.model.pipeline.unet.attn_processors.values()} == {"AttnProcessor2_0"}
 
 
 @pytest.mark.parametrize(("name", "chosen"), [("euler_a", "EulerAncestralDiscreteScheduler"), ("DPMSolverMultistepScheduler", "DPMSolverMultistepScheduler")])
