@@ -8,7 +8,9 @@ container's 400 answer, which SageMaker Runtime hands to the caller as ``ModelEr
 the same way (text2image/local/containers.py).
 
 Configuration (environment, read once):
-- ``SD_MODEL_ID``: load this Hub model instead of the artifact's own files
+- ``SD_MODEL_ID``: load this Hub model instead of the artifact's own files (not the
+  toolkit's ``HF_MODEL_ID``: with that set, the toolkit fetches the model itself and never
+  imports this module)
 - ``SD_SCHEDULER``: scheduler by name (scheduler_choice.py); unset keeps the model's own
 - ``SD_MAX_SIDE``, ``SD_MAX_IMAGES_PER_CALL``, ``SD_MAX_STEPS``, ``SD_MAX_PIXELS_PER_CALL``:
   limits checked before the GPU is touched (jumpstart_contract.py)
