@@ -8,6 +8,9 @@ import os
 
 # Before anything imports aws_cdk: jsii prints a Node 20 end-of-life banner otherwise.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# The diffusers tests load everything from folders they build: any Hugging Face Hub access
+# (here and in the processes they start) fails instead of silently downloading.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 from collections.abc import Iterator
 from pathlib import Path
