@@ -27,7 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from model_answer import InvalidModelResponse, image_from_answer
+from model_answer import InvalidModelResponse, image_from_answer, model_error_message
 
 BUSY_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"})
 
@@ -105,7 +105,7 @@ def call_endpoint(image: dict[str, Any]) -> bytes:
         if code in BUSY_CODES:
             raise EndpointBusy(f"{code}: {message}") from None
         if code == "ModelError":
-            raise ModelError(message) from None
+            raise ModelError(model_error_message(exc.response)) from None
         raise EndpointRejected(f"{code}: {message}") from None
     except ReadTimeoutError:
         raise EndpointTimeout(f"no answer within {SETTINGS.read_timeout:g} s") from None

@@ -1,5 +1,6 @@
-"""Check what a model endpoint answered before anything is written: JSON, base64, and
-really a JPEG of the asked size (SOF header read directly: no imaging library in Lambda)."""
+"""Read what a model endpoint answered: check an answer before anything is written (JSON,
+base64, and really a JPEG of the asked size: SOF header read directly, no imaging library
+in Lambda), and make a model's error readable."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def image_from_answer(body: bytes, width: int, height: int) -> bytes:
     if size != (width, height):
         raise InvalidModelResponse(f"the image is {size[0]}x{size[1]}, {width}x{height} was asked for")
     return jpeg
+
+
+def model_error_message(error: dict[str, Any]) -> str:
+    """The reason in a ModelError. SageMaker wraps the container's answer in its own sentence
+    and also hands it over as ``OriginalStatusCode``/``OriginalMessage``; a model server's JSON
+    error body (``{"code", "type", "message"}``) is reduced to its message."""
+    wrapped = str(error.get("Error", {}).get("Message", ""))
+    original, status = error.get("OriginalMessage"), error.get("OriginalStatusCode")
+    if not isinstance(original, str) or status is None:
+        return wrapped
+    try:
+        body: Any = json.loads(original)
+    except json.JSONDecodeError:
+        body = None
+    reason = body["message"] if isinstance(body, dict) and isinstance(body.get("message"), str) else original
+    return f"the model container answered {status}: {reason}"

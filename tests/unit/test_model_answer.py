@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from model_answer import InvalidModelResponse, image_from_answer, jpeg_size
+from model_answer import InvalidModelResponse, image_from_answer, jpeg_size, model_error_message
 
 
 def jpeg(width: int, height: int, **save: object) -> bytes:
@@ -54,3 +54,18 @@ def test_bad_answers_are_invalid_model_responses(body: bytes, reason: str) -> No
 def test_an_image_of_the_wrong_size_is_refused() -> None:
     with pytest.raises(InvalidModelResponse, match="512x512, 768x512 was asked for"):
         image_from_answer(answer(jpeg(512, 512)), 768, 512)
+
+
+def test_a_model_servers_error_body_is_reduced_to_its_message() -> None:
+    original = json.dumps({"code": 400, "type": "InternalServerException", "message": "width must be a multiple of 8, not 65"}, indent=2)
+    error = {"Error": {"Code": "ModelError", "Message": f'Received client error (400) from primary with message "{original}". See ...'}}
+    assert model_error_message({**error, "OriginalStatusCode": 400, "OriginalMessage": original}) == (
+        "the model container answered 400: width must be a multiple of 8, not 65"
+    )
+    plain = {**error, "OriginalStatusCode": 500, "OriginalMessage": "CUDA out of memory"}
+    assert model_error_message(plain) == "the model container answered 500: CUDA out of memory"
+
+
+def test_a_model_error_without_the_containers_answer_keeps_sagemakers_message() -> None:
+    timed_out = {"Error": {"Code": "ModelError", "Message": "Your invocation timed out while waiting for a response from container primary."}}
+    assert model_error_message(timed_out) == "Your invocation timed out while waiting for a response from container primary."
