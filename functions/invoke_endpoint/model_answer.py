@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -70,11 +71,12 @@ def image_from_answer(body: bytes, width: int, height: int) -> bytes:
     return jpeg
 
 
-def model_error_message(error: dict[str, Any]) -> str:
+def model_error_message(error: Mapping[str, object]) -> str:
     """The reason in a ModelError. SageMaker wraps the container's answer in its own sentence
     and also hands it over as ``OriginalStatusCode``/``OriginalMessage``; a model server's JSON
     error body (``{"code", "type", "message"}``) is reduced to its message."""
-    wrapped = str(error.get("Error", {}).get("Message", ""))
+    details = error.get("Error")
+    wrapped = str(details.get("Message", "")) if isinstance(details, Mapping) else ""
     original, status = error.get("OriginalMessage"), error.get("OriginalStatusCode")
     if not isinstance(original, str) or status is None:
         return wrapped
