@@ -35,6 +35,7 @@ ACCEPTS = (JSON_JPEG, JSON)
 CONTENT_TYPES = (JSON, TEXT)
 JPEG_QUALITY = 90
 SEED_SPACE = 2**32
+MAX_ANSWER_BYTES = 6 * 1024 * 1024  # SageMaker's limit on an invocation's response body
 FIELDS = ("prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "num_images_per_prompt", "seed")
 
 
@@ -162,7 +163,11 @@ def check_accept(accept: str | None) -> str:
 def encode_answer(prompt: str, images: Sequence[Image.Image], accept: str | None) -> bytes:
     kind = check_accept(accept)
     encoded = [_jpeg_base64(image) if kind == JSON_JPEG else _pixel_rows(image) for image in images]
-    return json.dumps({"generated_images": encoded, "prompt": prompt}).encode()
+    answer = json.dumps({"generated_images": encoded, "prompt": prompt}).encode()
+    if len(answer) > MAX_ANSWER_BYTES:
+        hint = "ask for fewer or smaller images" + (f", or Accept {JSON_JPEG}" if kind != JSON_JPEG else "")
+        raise InvalidRequest(f"the answer would be {len(answer) / 2**20:.1f} MB, over SageMaker's 6 MB per response: {hint}")
+    return answer
 
 
 def _jpeg_base64(image: Image.Image) -> str:

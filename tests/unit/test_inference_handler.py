@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from text2image.local.containers import ContainerError, InferenceScriptContainer, endpoint_module
 
@@ -71,6 +72,13 @@ def test_limits_come_from_the_environment() -> None:
         contract.parse_request(json.dumps({**SMALL, "num_images_per_prompt": 3}), "application/json", limits)
     with pytest.raises(ValueError, match="SD_MAX_STEPS must be a positive whole number"):
         contract.Limits.from_env({"SD_MAX_STEPS": "many"})
+
+
+def test_an_answer_over_sagemakers_6_mb_is_refused_with_what_to_ask_instead() -> None:
+    big = Image.new("RGB", (768, 768), (250, 251, 252))  # as pixel rows: about 10 MB of JSON
+    with pytest.raises(contract.InvalidRequest, match=r"over SageMaker's 6 MB per response: .*or Accept application/json;jpeg"):
+        contract.encode_answer("big", [big], "application/json")
+    assert len(contract.encode_answer("big", [big], "application/json;jpeg")) < contract.MAX_ANSWER_BYTES
 
 
 def test_the_images_follow_the_prompt_and_the_negative_prompt(container: InferenceScriptContainer) -> None:
