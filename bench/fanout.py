@@ -77,7 +77,9 @@ def one_image(stack: Stack, endpoint: str, key: str, seed: int, warm: tuple[Any,
     (with its own clients, as each of the seed's processes made them, unless ``warm``)."""
     runtime, s3 = warm or clients(stack)
     payload = {"prompt": "baseline", "num_images_per_prompt": 1, "seed": seed, **SIZE}
-    answer = json.loads(runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Body=json.dumps(payload))["Body"].read())
+    answer = json.loads(
+        runtime.invoke_endpoint(EndpointName=endpoint, ContentType="application/json", Accept="application/json;jpeg", Body=json.dumps(payload))["Body"].read()
+    )
     s3.put_object(Bucket=BUCKET, Key=key, Body=base64.b64decode(answer["generated_images"][0]), ContentType="image/jpeg")
 
 
