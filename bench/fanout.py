@@ -6,7 +6,7 @@ ideal ceil(M/K)·T, and two baselines measured in the same run against the same 
 (a) one endpoint, images one after another, called directly; (b) the original design: one
 Python process per image (multiprocessing), each calling its endpoint and writing to S3
 itself. Then throughput: R concurrent 4-image requests on K = 4 (T = 1) against K / T.
-Writes bench/results/fanout.md and bench/results/fanout.png.
+Writes bench/results/fanout.md and bench/results/fanout.png (fanout-quick.* with --quick).
 
     uv run --group bench python bench/fanout.py [--runs 3] [--quick]
 """
@@ -155,11 +155,12 @@ def main() -> int:
                         rate, request_latencies = throughput(stack.api, concurrent)
                         throughput_rows.append({"R": concurrent, "rate": rate, "ideal": endpoints / latency, "latencies": request_latencies})
                         print(json.dumps({"R": concurrent, "images_per_s": round(rate, 3)}), flush=True)
-    write_report(rows, throughput_rows, args.runs)
+    # A smoke run never overwrites the committed full results.
+    write_report(rows, throughput_rows, args.runs, "fanout-quick" if args.quick else "fanout")
     return 0
 
 
-def write_report(rows: list[dict[str, Any]], throughput_rows: list[dict[str, Any]], runs: int) -> None:
+def write_report(rows: list[dict[str, Any]], throughput_rows: list[dict[str, Any]], runs: int, name: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Fan-out: latency against the physical limit (local stack, preview model)",
@@ -191,12 +192,12 @@ def write_report(rows: list[dict[str, Any]], throughput_rows: list[dict[str, Any
             ordered = sorted(t["latencies"])
             p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
             lines.append(f"| {t['R']} | {t['rate']:.2f} | {t['rate'] / t['ideal']:.0%} | {statistics.median(ordered):.2f} | {p95:.2f} |")
-    (RESULTS / "fanout.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    chart(rows)
-    print(f"wrote {RESULTS / 'fanout.md'} and {RESULTS / 'fanout.png'}")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    chart(rows, RESULTS / f"{name}.png")
+    print(f"wrote {RESULTS / f'{name}.md'} and {RESULTS / f'{name}.png'}")
 
 
-def chart(rows: list[dict[str, Any]]) -> None:
+def chart(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -220,7 +221,7 @@ def chart(rows: list[dict[str, Any]]) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "fanout.png", dpi=110)
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

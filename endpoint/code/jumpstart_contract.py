@@ -162,8 +162,16 @@ def check_accept(accept: str | None) -> str:
 
 def encode_answer(prompt: str, images: Sequence[Image.Image], accept: str | None) -> bytes:
     kind = check_accept(accept)
-    encoded = [_jpeg_base64(image) if kind == JSON_JPEG else _pixel_rows(image) for image in images]
-    answer = json.dumps({"generated_images": encoded, "prompt": prompt}).encode()
+    return answer_body(prompt, [encode_image(image, kind) for image in images], kind)
+
+
+def encode_image(image: Image.Image, kind: str) -> str | list[list[list[int]]]:
+    """One image as ``kind`` (a checked Accept type) answers it."""
+    return _jpeg_base64(image) if kind == JSON_JPEG else _pixel_rows(image)
+
+
+def answer_body(prompt: str, encoded: Sequence[str | list[list[list[int]]]], kind: str) -> bytes:
+    answer = json.dumps({"generated_images": list(encoded), "prompt": prompt}).encode()
     if len(answer) > MAX_ANSWER_BYTES:
         hint = "ask for fewer or smaller images" + (f", or Accept {JSON_JPEG}" if kind != JSON_JPEG else "")
         raise InvalidRequest(f"the answer would be {len(answer) / 2**20:.1f} MB, over SageMaker's 6 MB per response: {hint}")

@@ -59,15 +59,16 @@ class PreviewContainer:
         self.limits = self.contract.Limits()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str) -> bytes:
-        # In the handler's order: the request is checked first, the Accept type when answering.
         try:
             request = self.contract.parse_request(body, content_type, self.limits)
-            images = []
+            kind = self.contract.check_accept(accept)
+            encoded = []
             for seed in request.seeds:
+                # --latency is an image's whole GPU time: drawing and encoding it count towards it.
                 started = time.monotonic()
-                images.append(render(request.prompt, seed, request.width, request.height))
+                encoded.append(self.contract.encode_image(render(request.prompt, seed, request.width, request.height), kind))
                 time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
-            answer: bytes = self.contract.encode_answer(request.prompt, images, accept)
+            answer: bytes = self.contract.answer_body(request.prompt, encoded, kind)
         except self.contract.InvalidRequest as exc:
             raise ContainerError(400, str(exc)) from None
         return answer
