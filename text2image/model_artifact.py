@@ -24,12 +24,18 @@ from text2image.paths import ENDPOINT_CODE
 CODE_FILES = ("inference.py", "jumpstart_contract.py", "scheduler_choice.py", "requirements.txt")
 
 
+def check_diffusers_folder(model_dir: Path) -> Path:
+    """``model_dir`` if it holds a diffusers pipeline (``save_pretrained``'s model_index.json),
+    else ValueError saying so: before packing it, or before serving it locally."""
+    if not (model_dir / "model_index.json").is_file():
+        raise ValueError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
+    return model_dir
+
+
 def artifact_entries(model_dir: Path | None) -> Iterator[tuple[str, Path]]:
     """(name in the archive, file on disk), in archive order."""
     if model_dir is not None:
-        if not (model_dir / "model_index.json").is_file():
-            raise ValueError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
-        for path in sorted(model_dir.rglob("*")):
+        for path in sorted(check_diffusers_folder(model_dir).rglob("*")):
             relative = path.relative_to(model_dir)
             if path.is_file() and relative.parts[0] != "code" and "__pycache__" not in relative.parts:
                 yield relative.as_posix(), path

@@ -152,7 +152,7 @@ class EndpointServer(HTTPService):
         except KeyError:
             raise EndpointError(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.") from None
 
-    def invoke(self, name: str, body: bytes, content_type: str | None = "application/json", accept: str | None = None) -> bytes:
+    def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None) -> bytes:
         """One invocation as SageMaker would run it; raises ``EndpointError`` for error answers."""
         arrived = time.monotonic()
         endpoint = self._endpoint(name)

@@ -12,6 +12,7 @@ from text2image.local.containers import Container, InferenceScriptContainer, Pre
 from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
 from text2image.local.gateway import ApiError, Gateway, GatewayConfig
 from text2image.local.lambdas import request_validation
+from text2image.model_artifact import check_diffusers_folder
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,7 @@ def container_factory(model: str, latency: float) -> Callable[[str], Container]:
     if kind == "diffusers" and folder:
         if latency:
             raise ValueError("--latency applies to the preview model only: a diffusers model takes the time it takes")
-        model_dir = Path(folder).expanduser()
-        if not (model_dir / "model_index.json").is_file():
-            raise ValueError(f"{model_dir} is not a diffusers model folder (no model_index.json)")
+        model_dir = check_diffusers_folder(Path(folder).expanduser())
         try:
             endpoint_module("inference")  # torch + diffusers
         except ImportError as exc:
