@@ -8,7 +8,7 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install torch model-artifact browser up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
+.PHONY: install torch model-artifact browser velocity up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
 
 # Python from uv.lock; the CDK CLI and asl-validator from package-lock.json. --inexact keeps
 # torch, which `make torch` adds outside the lock.
@@ -39,10 +39,21 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "chromium is missing and could not be installed: run 'apt-get install chromium' as root" >&2; exit 1; }; }
 
+# API Gateway's mapping templates are Apache Velocity 1.7: tests render them in the real engine
+# (Debian's velocity + the commons-lang 2 that $util.escapeJavaScript comes from, json-simple
+# for $util.parseJson), run by a JDK. Installed when missing and possible, as for chromium.
+VELOCITY_PACKAGES := velocity libcommons-lang-java libjson-simple-java default-jdk-headless
+velocity:
+	@{ test -f /usr/share/java/velocity.jar && test -f /usr/share/java/commons-lang.jar && \
+	   test -f /usr/share/java/json-simple.jar && command -v javac >/dev/null; } || { \
+	  echo "installing Apache Velocity 1.7 and a JDK for the mapping-template tests" >&2; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VELOCITY_PACKAGES) >/dev/null; } || \
+	  { echo "Velocity is missing and could not be installed: run 'apt-get install $(VELOCITY_PACKAGES)' as root" >&2; exit 1; }; }
+
 up: install
 	$(UV) run text2image up $(ARGS)
 
-test: install torch browser
+test: install torch browser velocity
 	$(UV) run pytest
 
 test-unit: install torch
@@ -57,7 +68,7 @@ test-e2e: install torch
 test-web: install browser
 	$(UV) run pytest tests/web
 
-test-infra: install
+test-infra: install velocity
 	$(UV) run pytest tests/infra
 
 # The CloudFormation template in cdk.out/, cdk-nag included (fails on any unacknowledged finding).
