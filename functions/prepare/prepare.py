@@ -71,7 +71,7 @@ def emit_metric(name: str, value: float) -> None:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        source = sources.normalize(event["input"], event["execution_name"], read_prompt_file)
+        source = sources.normalize(event.get("input"), event.get("execution_name"), read_prompt_file)
         logger.append_keys(request_id=source.request_id, origin=source.origin)
         request = validated_request(source.request)
         if "num_images" not in source.request:

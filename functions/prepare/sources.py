@@ -36,15 +36,18 @@ class Source:
     origin: str  # "request" | "s3" | "event"
 
 
-def normalize(execution_input: Any, execution_name: str, read_object: ReadObject) -> Source:
+def normalize(execution_input: Any, execution_name: Any, read_object: ReadObject) -> Source:
     if isinstance(execution_input, dict) and "detail-type" in execution_input and "detail" in execution_input:
         return _from_event(execution_input, read_object)
     return Source(execution_input, request_id_for(execution_name), "request")
 
 
-def request_id_for(name: str) -> str:
+def request_id_for(name: Any) -> str:
     """The execution name when it is safe to put in a key; a digest of it otherwise,
-    so user text never reaches an S3 key."""
+    so user text never reaches an S3 key. AWS always names an execution (a UUID when the
+    caller gives no name); anything else is refused with a clear error, never a TypeError."""
+    if not isinstance(name, str) or not name:
+        raise ValidationError("execution_name", f"must be the execution's name, a non-empty string (got {name!r})")
     return name if _SAFE_ID.match(name) else _digest("name", name)
 
 

@@ -57,6 +57,18 @@ def test_prepare_refuses_with_the_field_in_the_message(clean_stack: LocalStack) 
     assert json.loads(str(raised.value))["field"] == "colour"
 
 
+@pytest.mark.parametrize("name", [None, "", 42, ["a"]], ids=["null", "empty", "number", "list"])
+def test_prepare_refuses_an_unusable_execution_name_cleanly(clean_stack: LocalStack, name: Any) -> None:
+    import prepare
+    from request_validation import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        call(prepare, {"input": {"text": "a"}, "execution_name": name})
+    assert json.loads(str(raised.value))["field"] == "execution_name"
+    with pytest.raises(ValidationError):
+        call(prepare, {"input": {"text": "a"}})  # no name at all
+
+
 def test_invoke_endpoint_stores_a_jpeg_and_reports_it(invoke_endpoint: Any, clean_stack: LocalStack) -> None:
     result = call(invoke_endpoint, IMAGE)
     assert {k: result[k] for k in ("index", "key", "seed", "endpoint")} == {

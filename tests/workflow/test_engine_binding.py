@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-from support import run_workflow
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from support import EXECUTION_DEADLINE, run_workflow
 
 from text2image.local import engine
 from text2image.local.aws import ROLE_ARN
@@ -19,6 +21,20 @@ def test_moto_still_has_the_hooks_we_bind(stack: LocalStack) -> None:
     wait = retrier_decl.time.sleep  # type: ignore[attr-defined]
     assert wait is engine._scaled_sleep, "moto's Retry wait moved: update text2image/local/engine.py"
     assert BaseExecutionWorkerCommunication.terminated is engine._terminated, "moto's end-of-execution hook moved"
+    assert StepFunctionsParserBackend.start_execution is engine._start_execution, "moto's StartExecution moved"
+
+
+def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_on_aws(stack: LocalStack) -> None:
+    """What `aws stepfunctions start-execution` without --name does: twice, two runs."""
+    arns = [stack.aws.sfn.start_execution(stateMachineArn=stack.aws.state_machine_arn, input='{"text": "unnamed", "num_images": 1}')["executionArn"] for _ in range(2)]
+    for arn in arns:
+        assert engine.wait_until_ended(arn, EXECUTION_DEADLINE)
+        execution = stack.aws.sfn.describe_execution(executionArn=arn)
+        assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
+        name = arn.rsplit(":", 1)[1]
+        assert str(uuid.UUID(name)) == name == execution["name"]
+        assert json.loads(execution["output"])["request_id"] == name
+    assert arns[0] != arns[1]
 
 
 def test_waiting_for_an_execution_that_never_started_times_out(stack: LocalStack) -> None:

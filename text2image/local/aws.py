@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,8 +122,10 @@ class LocalAWS:
         )
 
     def start_execution(self, execution_input: str, name: str | None = None, state_machine_arn: str | None = None) -> str:
-        """Start the text2image workflow (or another state machine of this local AWS)."""
-        started = self.sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, name=name or uuid.uuid4().hex, input=execution_input)
+        """Start the text2image workflow (or another state machine of this local AWS); with no
+        name, the execution is named as AWS names it (a UUID, see engine.py)."""
+        named = {"name": name} if name is not None else {}
+        started = self.sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, input=execution_input, **named)
         return str(started["executionArn"])
 
 

@@ -2,7 +2,8 @@
 
 moto 5.2.x runs executions only when ``execute_state_machine`` is configured, and its
 ASL interpreter's JSONata evaluator is not wired (the hook is left as ``None``): we set
-the one and bind jsonata-python to the other. Its ``Retry`` waits really sleep: the
+the one and bind jsonata-python to the other. StartExecution without a name runs an
+execution named ``None`` in moto; AWS names it with a UUID, and so does the binding. Its ``Retry`` waits really sleep: the
 local stack can scale them down here (``retry_time_scale``) so fault tests stay quick
 while the ASL file keeps its production intervals. And the end of an execution is
 announced here, so the gateway waits for it instead of polling DescribeExecution. ``tests/workflow/test_engine_binding.py``
@@ -17,6 +18,7 @@ import re
 import threading
 import time
 import types
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -25,6 +27,7 @@ from moto.core.config import default_user_config
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _lock = threading.Lock()
 _retry_time_scale = 1.0
@@ -33,6 +36,7 @@ _ended: OrderedDict[str, None] = OrderedDict()
 _ended_changed = threading.Condition()
 _ENDED_REMEMBERED = 10_000
 _moto_terminated = BaseExecutionWorkerCommunication.terminated
+_moto_start_execution = StepFunctionsParserBackend.start_execution
 
 
 # moto composes every evaluation as "(" + "$name:=<JSON>;"... + expression + ")", sometimes
@@ -97,6 +101,11 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
         _ended_changed.notify_all()
 
 
+def _start_execution(self: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    """StartExecution as AWS runs it: with no name given, the execution is named with a UUID."""
+    return _moto_start_execution(self, state_machine_arn, str(uuid.uuid4()) if name is None else name, *args, **kwargs)
+
+
 def wait_until_ended(execution_arn: str, timeout: float) -> bool:
     """Block until the execution has ended (its status is final); False on timeout."""
     with _ended_changed:
@@ -117,6 +126,7 @@ def bind(retry_time_scale: float = 1.0) -> None:
         moto_jsonata._eval_jsonata = evaluate_jsonata
         retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[attr-defined, assignment]
         BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+        StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
     # The interpreter logs every state transition at INFO; keep the console readable.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
