@@ -26,7 +26,8 @@ def test_moto_still_has_the_hooks_we_bind(stack: LocalStack) -> None:
 
 def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_on_aws(stack: LocalStack) -> None:
     """What `aws stepfunctions start-execution` without --name does: twice, two runs."""
-    arns = [stack.aws.sfn.start_execution(stateMachineArn=stack.aws.state_machine_arn, input='{"text": "unnamed", "num_images": 1}')["executionArn"] for _ in range(2)]
+    request = '{"text": "unnamed", "num_images": 1}'
+    arns = [stack.aws.sfn.start_execution(stateMachineArn=stack.aws.state_machine_arn, input=request)["executionArn"] for _ in range(2)]
     for arn in arns:
         assert engine.wait_until_ended(arn, EXECUTION_DEADLINE)
         execution = stack.aws.sfn.describe_execution(executionArn=arn)
