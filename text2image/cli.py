@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, start_job, text2image
+from text2image.stop_signals import StopSignals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,9 +109,7 @@ def run_up(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"text2image up: {exc}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+    stop_signals = StopSignals()
     stack.start()
     names = ", ".join(stack.config.endpoint_names)
     latency = f", {args.latency:g} s per image" if args.model == "preview" else ""
@@ -129,7 +127,7 @@ def run_up(args: argparse.Namespace) -> int:
         f"  Ctrl-C stops it.",
         flush=True,
     )
-    stopping.wait()
+    stop_signals.wait()
     stack.stop()
     print("text2image local stack stopped", flush=True)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,6 +70,18 @@ def test_generate_reports_a_bad_request_and_fails(up: LocalStackProcess) -> None
 def test_ctrl_c_stops_cleanly(up: LocalStackProcess) -> None:
     assert up.stop() == 0
     up.wait_for("stopped", 5)
+
+
+def test_two_sigterms_at_once_stop_it_cleanly() -> None:
+    """What `timeout 40 uv run text2image up` sends: one SIGTERM from timeout, one from uv."""
+    running = LocalStackProcess("--endpoints", "1")
+    running.process.send_signal(signal.SIGTERM)
+    running.process.send_signal(signal.SIGTERM)
+    try:
+        assert running.process.wait(timeout=20) == 0
+    finally:
+        running.process.kill()
+    running.wait_for("stopped", 5)
 
 
 def test_a_fault_given_on_the_command_line_applies() -> None:
