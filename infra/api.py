@@ -1,9 +1,11 @@
-"""REST API: POST /text2image -> StartSyncExecution on the Express workflow, guarded by the
-one JSON Schema, answering with the status mapping of DESIGN.md."""
+"""REST API: POST /text2image -> StartSyncExecution and POST /text2image/jobs -> StartExecution
+on the Express workflow, guarded by the one JSON Schema, answering with the status mapping of
+DESIGN.md; API Gateway's own errors in the same {"error", "message"} shape."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from aws_cdk import RemovalPolicy
@@ -15,13 +17,18 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from text2image.paths import REQUEST_SCHEMA
+from text2image.routes import UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE, UNDECLARED_ROUTE_STATUS
 
 TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_TEMPLATE = TEMPLATES / "start_execution.request.vtl"
 SYNC_RESPONSE_TEMPLATE = TEMPLATES / "start_sync_execution.response.vtl"
 JOB_RESPONSE_TEMPLATE = TEMPLATES / "start_execution.response.vtl"
 SYNC_EXECUTION_NAME = "$context.requestId"
-JOB_EXECUTION_NAME = "$context.requestId-n$numImages"
+# ${...}: Velocity 1.x reads "-" as part of an identifier, so "$context.requestId-n..." would be
+# the undefined reference "requestId-n" and render literally (StartExecution refuses a "$").
+JOB_EXECUTION_NAME = "${context.requestId}-n$numImages"
+# What a response template sets as the HTTP status: each needs a method response.
+_STATUS_OVERRIDE = re.compile(r"#set\(\s*\$context\.responseOverride\.status\s*=\s*(\d{3})\s*\)")
 
 
 def request_template(state_machine_arn: str, execution_name: str, default_num_images: int) -> str:
@@ -33,15 +40,22 @@ def request_template(state_machine_arn: str, execution_name: str, default_num_im
     )
 
 
+def override_statuses(template: str) -> list[str]:
+    return _STATUS_OVERRIDE.findall(template)
+
+
 JSON = "application/json"
 STAGE = "prod"
 
 
 def error_template(error: str, message: str) -> dict[str, str]:
-    """A gateway response body in the API's error shape. Gateway responses get simple
-    substitution, not VTL: ``$context.error.messageString`` is already a quoted JSON string."""
-    quoted = message if message.startswith("$context.error.messageString") else json.dumps(message)
-    return {JSON: f'{{"error": {json.dumps(error)}, "message": {quoted}}}'}
+    """A gateway response body in the API's error shape. Gateway responses get plain text
+    substitution, not VTL, and nothing is escaped: ``$context.error.validationErrorString``
+    holds '"' (``[object has missing required properties (["text"])]``) and
+    ``$context.error.messageString`` is the message in quotes, with whatever quotes or line
+    breaks the message has. So a message may only use ``$context.error.responseType``
+    (a response type name: capitals and "_"), which stays valid inside a JSON string."""
+    return {JSON: json.dumps({"error": error, "message": message})}
 
 
 class Api(Construct):
@@ -63,8 +77,10 @@ class Api(Construct):
             "RestApi",
             description="text2image: POST /text2image (synchronous) and /text2image/jobs (asynchronous) start the Express workflow",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # Logging needs the account's API Gateway CloudWatch role (one per account and region,
+            # shared by every REST API there): set once outside this stack (README, Deploy), never
+            # owned here, so that deleting this stack cannot break the logging of other APIs.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 throttling_rate_limit=throttle_rate,
@@ -99,8 +115,13 @@ class Api(Construct):
             response_templates={JSON: json.dumps({"error": "InternalError", "message": "the workflow could not be started"})},
         )
 
-        def route(resource: apigw.IResource, action: str, execution_name: str, answer: Path, statuses: tuple[str, ...]) -> apigw.Method:
-            """One POST route: the same model, validator, request template and role for both."""
+        def route(resource: apigw.IResource, action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
+            """One POST route: the same model, validator, request template and role for both.
+            ``success`` is the status of a started call (the default integration response).
+            Every status an integration response or the answer template can give has its method
+            response: API Gateway answers 500 for an integration response without one."""
+            answer_template = answer.read_text(encoding="utf-8")
+            integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), started_failed]
             integration = apigw.AwsIntegration(
                 service="states",
                 action=action,
@@ -109,36 +130,47 @@ class Api(Construct):
                     credentials_role=role,
                     passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
                     request_templates={JSON: request_template(state_machine.state_machine_arn, execution_name, default_num_images)},
-                    integration_responses=[
-                        apigw.IntegrationResponse(status_code="200", response_templates={JSON: answer.read_text(encoding="utf-8")}),
-                        started_failed,
-                    ],
+                    integration_responses=integration_responses,
                 ),
             )
+            statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
             method = resource.add_method(
                 "POST",
                 integration,
                 request_validator=validator,
                 request_models={JSON: request_model},
-                method_responses=[apigw.MethodResponse(status_code=code) for code in statuses],
+                method_responses=[apigw.MethodResponse(status_code=code) for code in sorted(statuses)],
                 api_key_required=api_key,
             )
             method.node.add_dependency(model)
             return method
 
         sync = self.api.root.add_resource("text2image")
-        self.method = route(sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, ("200", "400", "500", "502", "504"))
-        self.jobs_method = route(sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, ("202", "500"))
+        self.method = route(sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
+        self.jobs_method = route(sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
 
-        # Errors API Gateway answers itself, in the same {"error", "message"} shape.
+        # Errors API Gateway answers itself, in the same {"error", "message"} shape. Fixed messages
+        # (see error_template): the details API Gateway has cannot be put into JSON safely.
         gateway_errors = {
-            "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "400", "ValidationError", "$context.error.validationErrorString"),
+            "BadRequestBody": (
+                apigw.ResponseType.BAD_REQUEST_BODY,
+                "400",
+                "ValidationError",
+                "the body does not match the request schema (see /openapi.json for the fields and their limits)",
+            ),
             "UnsupportedMediaType": (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "415", "ValidationError", "Content-Type: must be application/json"),
             "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
             "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
             "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "Timeout", "no answer within 29 s"),
-            "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "BadRequest", "$context.error.messageString"),
-            "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "InternalError", "$context.error.messageString"),
+            # A method or path the API does not declare: 404, as the local gateway answers it.
+            "UndeclaredRoute": (
+                apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+                str(UNDECLARED_ROUTE_STATUS),
+                UNDECLARED_ROUTE_ERROR,
+                UNDECLARED_ROUTE_MESSAGE,
+            ),
+            "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "BadRequest", "API Gateway refused the request ($context.error.responseType)"),
+            "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "InternalError", "API Gateway failed ($context.error.responseType)"),
         }
         for name, (response_type, status, error, message) in gateway_errors.items():
             headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
@@ -162,11 +194,6 @@ class Api(Construct):
             "A public image generator like the original demo; an API key + usage plan is one context flag away (text2image:apiKey).",
         )
         acknowledge(self.api, "AwsSolutions-COG4", "No user pool: see APIG4; callers are anonymous web clients.")
-        acknowledge(
-            self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-            "The account-level API Gateway CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the policy AWS designed for it.",
-        )
 
     def set_public_base_url(self, url: str) -> None:
         stage = self.api.deployment_stage.node.default_child

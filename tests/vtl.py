@@ -1,88 +1,89 @@
-"""Render API Gateway mapping templates in tests, as API Gateway would.
+"""Render API Gateway mapping templates in Apache Velocity 1.7, the engine API Gateway's VTL
+comes from, through tests/velocity/ApiGatewayVtl.java (API Gateway's ``$input``, ``$util``,
+``$context`` and ``$stageVariables``). One JVM renders every template of a test session: the
+runner reads one JSON case per line and answers one JSON line each.
 
-Velocity comes from airspeed (Velocity in Python); API Gateway's ``$input``, ``$util`` and
-``$context`` are emulated here:
-- ``$util.escapeJavaScript`` follows Apache Commons Lang 2 ``StringEscapeUtils.escapeJavaScript``
-  (what API Gateway documents: it escapes ``'`` as ``\\'``, ``/`` as ``\\/``, and every char
-  beyond ASCII as ``\\uXXXX`` on UTF-16 code units);
-- String results are Java strings: ``replaceAll`` takes a Java regex;
-- airspeed un-escapes ``\\\\`` inside string literals, Velocity 1.7 (API Gateway) does not, so
-  backslashes in literals are doubled before airspeed reads the template.
+Needs a JDK and Debian's velocity, libcommons-lang-java and libjson-simple-java (``make velocity``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
-import airspeed
-
-_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
-class JavaString(str):
-    """The java.lang.String methods the templates call."""
-
-    def replaceAll(self, regex: str, replacement: str) -> JavaString:  # noqa: N802 (Java's name)
-        return JavaString(re.sub(regex, replacement.replace("\\", "\\\\"), self))
-
-    def lastIndexOf(self, text: str) -> int:  # noqa: N802
-        return self.rfind(text)
-
-    def substring(self, start: int) -> JavaString:
-        return JavaString(self[start:])
+RUNNER = Path(__file__).parent / "velocity" / "ApiGatewayVtl.java"
+JARS = tuple(Path("/usr/share/java") / name for name in ("velocity.jar", "commons-collections3.jar", "commons-lang.jar", "json-simple.jar"))
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 
 
-def escape_javascript(text: str) -> JavaString:
-    out = []
-    units = text.encode("utf-16-be")
-    for i in range(0, len(units), 2):
-        ch = int.from_bytes(units[i : i + 2], "big")
-        if ch > 0x7F:
-            out.append(f"\\u{ch:04X}")
-        elif ch < 32:
-            out.append({8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}.get(ch, f"\\u{ch:04X}"))
-        else:
-            c = chr(ch)
-            out.append({"'": "\\'", '"': '\\"', "\\": "\\\\", "/": "\\/"}.get(c, c))
-    return JavaString("".join(out))
+class VelocityMissing(RuntimeError):
+    pass
 
 
-class Util:
-    def escapeJavaScript(self, text: str) -> JavaString:  # noqa: N802
-        return escape_javascript(text)
+@dataclass(frozen=True)
+class Rendered:
+    """What a mapping template made: the body, and the status and headers it set through
+    ``$context.responseOverride`` (None / empty where it set none)."""
 
-    def parseJson(self, text: str) -> Any:  # noqa: N802
-        return json.loads(text)
-
-
-class Input:
-    def __init__(self, body: str) -> None:
-        self.body = body
-        self._parsed = json.loads(body) if body else None
-
-    def json(self, path: str) -> JavaString:
-        return JavaString(json.dumps(self._at(path), ensure_ascii=False, separators=(",", ":")))
-
-    def path(self, path: str) -> Any:
-        value = self._at(path)
-        return JavaString(value) if isinstance(value, str) else value
-
-    def _at(self, path: str) -> Any:
-        value = self._parsed
-        for part in filter(None, path.removeprefix("$").split(".")):
-            value = value.get(part) if isinstance(value, dict) else None
-        return value
+    output: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def render(
-    template: str, body: str, request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", stage_variables: dict[str, str] | None = None
-) -> tuple[str, dict[str, Any]]:
-    """(output, context): the rendered text and the ``$context`` after rendering (its
-    ``responseOverride.status`` is the HTTP status the template chose)."""
-    velocity_literal = _LITERAL.sub(lambda m: m.group(0).replace("\\", "\\\\"), template)
-    context: dict[str, Any] = {"requestId": request_id, "responseOverride": {}}
-    namespace = {"input": Input(body), "util": Util(), "context": context, "stageVariables": stage_variables or {}}
-    output = airspeed.Template(velocity_literal).merge(namespace)
-    return output, context
+class TemplateFailed(AssertionError):
+    """Velocity refused the template or a method it called threw (API Gateway answers 5XX)."""
+
+
+class Velocity:
+    """The runner, compiled into ``build_dir`` and started once; ``close()`` ends it."""
+
+    def __init__(self, build_dir: Path) -> None:
+        missing = [str(jar) for jar in JARS if not jar.is_file()] + [tool for tool in ("javac", "java") if not shutil.which(tool)]
+        if missing:
+            raise VelocityMissing(f"missing {', '.join(missing)}: run `make velocity`")
+        classpath = ":".join(str(jar) for jar in JARS)
+        subprocess.run(["javac", "-nowarn", "-d", str(build_dir), "-cp", classpath, str(RUNNER)], check=True)
+        self._process = subprocess.Popen(
+            ["java", "-cp", f"{build_dir}:{classpath}", RUNNER.stem],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def render(
+        self,
+        template: str,
+        body: str = "",
+        *,
+        context: dict[str, Any] | None = None,
+        stage_variables: dict[str, str] | None = None,
+        params: dict[str, dict[str, str]] | None = None,
+    ) -> Rendered:
+        """Render ``template`` for ``body``; ``context`` adds to ``$context`` (whose
+        ``requestId`` is REQUEST_ID unless given)."""
+        case = {"template": template, "body": body, "context": {"requestId": REQUEST_ID, **(context or {})}}
+        case |= {"stageVariables": stage_variables or {}, "params": params or {}}
+        stdin, stdout = self._pipes()
+        stdin.write(json.dumps(case) + "\n")
+        stdin.flush()
+        answer = json.loads(stdout.readline())
+        if answer["error"] is not None:
+            raise TemplateFailed(answer["error"])
+        return Rendered(answer["output"], answer["status"], answer["headers"])
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        if self._process.poll() is not None:
+            raise RuntimeError(f"the Velocity runner exited with {self._process.returncode}")
+        return stdin, stdout
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=30)

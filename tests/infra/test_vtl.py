@@ -1,85 +1,169 @@
-"""The API's mapping templates, rendered for tricky prompts (see vtl.py for the renderer)."""
+"""The API's mapping templates, as the synthesized stack deploys them, rendered in Apache
+Velocity 1.7 with API Gateway's variables (tests/vtl.py), for tricky prompts and every
+outcome of a run; their answers are the local gateway's."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from support import CORPUS
-from vtl import escape_javascript, render
+from vtl import REQUEST_ID, Velocity
 
-from infra.api import JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, request_template
-from text2image.local.gateway import job_answer
+from text2image.deploy_settings import context_defaults
+from text2image.local.gateway import ERROR_STATUS, execution_error_answer, job_answer
+from text2image.paths import REQUEST_SCHEMA
 
-ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Text2Image"
-REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-REQUEST = request_template(ARN, SYNC_EXECUTION_NAME, 4)
-JOB_REQUEST = request_template(ARN, JOB_EXECUTION_NAME, 4)
-RESPONSE = SYNC_RESPONSE_TEMPLATE.read_text(encoding="utf-8")
-JOB_RESPONSE = JOB_RESPONSE_TEMPLATE.read_text(encoding="utf-8")
+JSON = "application/json"
+BASE = "https://d111111abcdef8.cloudfront.net"
+DEFAULT_NUM_IMAGES = int(context_defaults()["defaultNumImages"])
+MAX_NUM_IMAGES = int(json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["num_images"]["maximum"])
+# Step Functions' execution names: 1-80 characters, no "$", whitespace, brackets, wildcards or
+# punctuation beyond "-" and "_" (ours are API Gateway request ids plus a count).
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 TRICKY = [
     "it's a 'quoted' \"double\" prompt",
-    "back\\slash \\n not a newline \\' and \\\"",
+    "back\\slash \\n not a newline \\' and \\\" and \\u0041",
     "line one\nline two\r\n\ttab",
-    "emoji 🌸🐈‍⬛ and RTL زهرة",
-    "</script><img src=x onerror=alert(1)> & /slashes/",
+    "emoji 🌸🐈‍⬛ and RTL زهرة and é",
+    "</script><img src=x onerror=alert(1)> & /slashes/ <!-- -->",
     "control \x01\x1f chars",
+    "velocity $context.requestId #set($x = 1) ${x} ## not a comment",
 ]
 
 
-def test_escape_javascript_matches_commons_lang() -> None:
-    assert escape_javascript('it\'s "a"/b\\c\n🌸é') == 'it\\\'s \\"a\\"\\/b\\\\c\\n\\uD83C\\uDF38\\u00E9'
+def started(methods: dict[str, dict[str, Any]], action: str) -> dict[str, Any]:
+    """The integration response of a call Step Functions accepted (the one with no selection pattern)."""
+    responses: list[dict[str, Any]] = [r for r in methods[action]["Integration"]["IntegrationResponses"] if "SelectionPattern" not in r]
+    (response,) = responses
+    return response
 
 
+def express_arn(name: str) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:express:Text2Image:{name}:6f9c4e1a-6d1b-4e5e-9d0c-2b1f0c9e7a31"
+
+
+def standard_arn(name: str) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:execution:Text2Image:{name}"
+
+
+# -- request: POST /text2image and /text2image/jobs -> StartSyncExecution / StartExecution --------
+
+
+@pytest.mark.parametrize("action", ["StartSyncExecution", "StartExecution"])
 @pytest.mark.parametrize("text", TRICKY + [case["request"]["text"] for case in CORPUS["valid"]])
-def test_the_request_template_passes_the_body_through_exactly(text: str) -> None:
-    body = {"text": text, "width": 512, "seed": 7}
-    output, _ = render(REQUEST, json.dumps(body))
-    start = json.loads(output)  # the StartSyncExecution request is valid JSON
-    assert start["stateMachineArn"] == ARN
-    assert start["name"] == REQUEST_ID
+def test_the_request_template_passes_the_body_through_exactly(
+    velocity: Velocity, request_templates: dict[str, str], state_machine_arn: str, action: str, text: str
+) -> None:
+    body = {"text": text, "width": 512, "seed": 7, "negative_prompt": text}
+    rendered = velocity.render(request_templates[action], json.dumps(body))
+    start = json.loads(rendered.output)  # the StartSyncExecution / StartExecution request is JSON
+    assert start["stateMachineArn"] == state_machine_arn
     assert json.loads(start["input"]) == body
-    job, _ = render(JOB_REQUEST, json.dumps(body))
-    assert json.loads(json.loads(job)["input"]) == body
-
-
-def lambda_cause(error_body: dict[str, Any], error_type: str) -> str:
-    return json.dumps({"errorMessage": json.dumps(error_body), "errorType": error_type, "stackTrace": []})
-
-
-def test_succeeded_passes_the_output_through() -> None:
-    output = {"statusCode": 200, "body": json.dumps(["https://d/images/r/0.jpeg"]), "time": 1.5, "request_id": "r", "images": [], "errors": []}
-    rendered, context = render(RESPONSE, json.dumps({"status": "SUCCEEDED", "output": json.dumps(output)}))
-    assert "status" not in context["responseOverride"]
-    assert json.loads(rendered) == output
+    assert EXECUTION_NAME.match(start["name"]), start["name"]
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
-    [("ValidationError", 400), ("GenerationFailed", 502)],
+    ("body", "count"),
+    [({"text": "a"}, DEFAULT_NUM_IMAGES), ({"text": "a", "num_images": 1}, 1), ({"text": "a", "num_images": MAX_NUM_IMAGES}, MAX_NUM_IMAGES)],
 )
-def test_named_errors_map_to_their_status_with_the_body_they_carry(error: str, status: int) -> None:
-    body = {"error": error, "message": 'text: it\'s "bad" \\ here', "field": "text", "errors": [{"index": 0, "message": "a 'quote'"}]}
-    rendered, context = render(RESPONSE, json.dumps({"status": "FAILED", "error": error, "cause": lambda_cause(body, error)}))
-    assert context["responseOverride"]["status"] == status
-    assert json.loads(rendered) == body
+def test_executions_are_named_with_the_request_id_and_jobs_with_their_image_count(
+    velocity: Velocity, request_templates: dict[str, str], body: dict[str, Any], count: int
+) -> None:
+    sync = json.loads(velocity.render(request_templates["StartSyncExecution"], json.dumps(body)).output)
+    assert sync["name"] == REQUEST_ID
+    job = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body)).output)
+    assert job["name"] == f"{REQUEST_ID}-n{count}"  # a request without num_images plans Prepare's default
 
 
-def test_other_failures_are_internal_errors_and_timeouts_are_504() -> None:
-    rendered, context = render(RESPONSE, json.dumps({"status": "FAILED", "error": "States.Runtime", "cause": "boom"}))
-    assert context["responseOverride"]["status"] == 500 and json.loads(rendered)["error"] == "InternalError"
-    rendered, context = render(RESPONSE, json.dumps({"status": "TIMED_OUT"}))
-    assert context["responseOverride"]["status"] == 504 and json.loads(rendered)["error"] == "Timeout"
+# -- answer of POST /text2image/jobs: 202 with where the results will be -------------------------
 
 
-@pytest.mark.parametrize(("body", "count"), [({"text": "a"}, 4), ({"text": "a", "num_images": 1}, 1), ({"text": "a", "num_images": 16}, 16)])
-def test_the_job_is_named_with_its_image_count_and_answers_the_planned_urls(body: dict[str, Any], count: int) -> None:
-    start, _ = render(JOB_REQUEST, json.dumps(body))
-    name = json.loads(start)["name"]
-    assert name == f"{REQUEST_ID}-n{count}"
-    started = {"executionArn": f"arn:aws:states:us-east-1:123456789012:execution:Text2Image:{name}", "startDate": 1.7e9}
-    base = "https://d111111abcdef8.cloudfront.net"
-    rendered, context = render(JOB_RESPONSE, json.dumps(started), stage_variables={"publicBaseUrl": base})
-    assert context["responseOverride"]["status"] == 202
-    assert json.loads(rendered) == job_answer(base, name, count)  # the same answer as the local gateway's
+@pytest.mark.parametrize("arn", [express_arn, standard_arn], ids=["express", "standard"])
+@pytest.mark.parametrize("count", [1, DEFAULT_NUM_IMAGES, MAX_NUM_IMAGES])
+def test_a_started_job_answers_202_with_the_local_gateways_answer(
+    velocity: Velocity, request_templates: dict[str, str], methods: dict[str, dict[str, Any]], arn: Any, count: int
+) -> None:
+    body = {"text": "a cat", "num_images": count}
+    name = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body)).output)["name"]
+    response = started(methods, "StartExecution")
+    execution = {"executionArn": arn(name), "startDate": 1.7e9}
+    rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution), stage_variables={"publicBaseUrl": BASE})
+    assert response["StatusCode"] == "202" and rendered.status is None
+    assert json.loads(rendered.output) == job_answer(BASE, name, count)
+
+
+# -- answer of POST /text2image: the run's outcome ----------------------------------------------
+
+
+def sync_answer(velocity: Velocity, methods: dict[str, dict[str, Any]], execution: dict[str, Any]) -> tuple[int, Any]:
+    response = started(methods, "StartSyncExecution")
+    rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution))
+    return rendered.status or int(response["StatusCode"]), json.loads(rendered.output)
+
+
+def lambda_cause(error_body: dict[str, Any], error_type: str) -> str:
+    """A Lambda error's cause as Step Functions reports it."""
+    return json.dumps({"errorMessage": json.dumps(error_body), "errorType": error_type, "requestId": "5d3c-1a", "stackTrace": ['  File "x.py"']})
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_succeeded_run_answers_200_with_its_output(velocity: Velocity, methods: dict[str, dict[str, Any]], text: str) -> None:
+    output = {
+        "statusCode": 200,
+        "body": json.dumps([f"{BASE}/images/r/0.jpeg"]),
+        "time": 1.5,
+        "request_id": "r",
+        "request": {"text": text},
+        "images": [],
+        "errors": [{"index": 1, "message": text}],
+    }
+    assert sync_answer(velocity, methods, {"status": "SUCCEEDED", "output": json.dumps(output)}) == (200, output)
+
+
+@pytest.mark.parametrize(("error", "status"), sorted(ERROR_STATUS.items()))
+@pytest.mark.parametrize("text", TRICKY)
+def test_named_errors_answer_their_status_with_the_body_they_carry(
+    velocity: Velocity, methods: dict[str, dict[str, Any]], error: str, status: int, text: str
+) -> None:
+    body = {"error": error, "message": f"text: {text}", "field": "text", "errors": [{"index": 0, "message": text}]}
+    execution = {"status": "FAILED", "error": error, "cause": lambda_cause(body, error)}
+    assert sync_answer(velocity, methods, execution) == (status, body) == execution_error_answer(execution)
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        {"status": "TIMED_OUT"},
+        {"status": "FAILED", "error": "States.Runtime", "cause": "An error occurred while executing the state 'Prepare'"},
+        {"status": "FAILED", "error": "States.Timeout", "cause": ""},
+        {"status": "FAILED", "error": "Lambda.ServiceException", "cause": lambda_cause({"x": "it's"}, "ServiceException")},
+        {"status": "FAILED", "error": "Sandbox.Timedout", "cause": 'RequestId: 1 Error: Task timed out after 60.00 "seconds"'},
+    ],
+    ids=["timed-out", "runtime", "timeout", "lambda", "sandbox"],
+)
+def test_other_outcomes_answer_as_the_local_gateway_does(velocity: Velocity, methods: dict[str, dict[str, Any]], execution: dict[str, Any]) -> None:
+    status, answer = execution_error_answer(execution)
+    assert status in (500, 504)
+    assert sync_answer(velocity, methods, execution) == (status, {**answer, "request_id": REQUEST_ID})
+
+
+# -- the runner is API Gateway's engine, not a lenient stand-in ---------------------------------
+
+
+def test_velocity_1_reads_a_dash_as_part_of_a_reference(velocity: Velocity) -> None:
+    """Why the jobs route writes ${context.requestId}: Velocity 1.7 is the engine here."""
+    assert velocity.render("$context.requestId-n3|${context.requestId}-n3").output == f"$context.requestId-n3|{REQUEST_ID}-n3"
+
+
+def test_util_and_input_behave_as_api_gateway_documents(velocity: Velocity) -> None:
+    body = json.dumps({"a": {"b": "it's 🌸"}, "n": 3, "list": [1, "x"]})
+    template = (
+        "$util.escapeJavaScript($input.path('$.a.b'))|$input.path('$.n')|$input.json('$.a')|$input.path('$.list').size()"
+        "|$util.parseJson('{\"k\": [true]}').k.get(0)|$util.urlEncode('a b&é')|$util.urlDecode('a+b%26')"
+        "|$util.base64Encode('é')|$util.base64Decode('w6k=')|$input.params('q')|#if(\"$!input.path('$.none')\" == \"\")absent#end"
+    )
+    rendered = velocity.render(template, body, params={"querystring": {"q": "1"}})
+    assert rendered.output.split("|") == ["it\\'s \\uD83C\\uDF38", "3", '{"b":"it\'s 🌸"}', "2", "true", "a+b%26%C3%A9", "a b&", "w6k=", "é", "1", "absent"]
