@@ -1,7 +1,10 @@
 """CloudFront in front of everything: the page and images from the private bucket through
-Origin Access Control, /text2image* to the REST API, HTTPS only, security headers."""
+Origin Access Control, /text2image and /text2image/* to the REST API (the behaviours of
+text2image/routes.py), HTTPS only, security headers."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -14,10 +17,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.storage import IMAGES_PREFIX, REQUESTS_PREFIX, SITE_PREFIX
+from infra.storage import SITE_PREFIX
 from text2image.paths import WEB
+from text2image.routes import ALL_METHODS, BEHAVIORS, DEFAULT_BEHAVIOR, READ_METHODS, Behavior, Origin
+from text2image.site import DEFAULT_PAGE, GENERATED, invalidation_paths
 
-DEFAULT_PAGE = "text2image.html"
+ALLOWED_METHODS = {ALL_METHODS: cloudfront.AllowedMethods.ALLOW_ALL, READ_METHODS: cloudfront.AllowedMethods.ALLOW_GET_HEAD}
 
 
 class Cdn(Construct):
@@ -35,7 +40,6 @@ class Cdn(Construct):
         super().__init__(scope, construct_id)
         site = origins.S3BucketOrigin.with_origin_access_control(bucket, origin_path="/" + SITE_PREFIX.rstrip("/"))
         objects = origins.S3BucketOrigin.with_origin_access_control(bucket)
-        security_headers = cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS
         # The API's regional domain and stage path, built from the REST API's id alone: unlike
         # RestApiOrigin (which refers to the stage), this lets the stage refer back to the
         # distribution (its publicBaseUrl variable) without a dependency cycle.
@@ -47,6 +51,24 @@ class Cdn(Construct):
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
             read_timeout=Duration.seconds(30),
         )
+        origin_of: dict[Origin, cloudfront.IOrigin] = {Origin.API: api_origin, Origin.SITE: site, Origin.OBJECTS: objects}
+
+        def options(behavior: Behavior) -> dict[str, Any]:
+            """A behaviour of text2image/routes.py as CloudFront behaviour options."""
+            found: dict[str, Any] = {
+                "allowed_methods": ALLOWED_METHODS[behavior.methods],
+                "cache_policy": cloudfront.CachePolicy.CACHING_OPTIMIZED if behavior.cached else cloudfront.CachePolicy.CACHING_DISABLED,
+                "response_headers_policy": cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                # A redirect would lose a POST's body: the API refuses plain HTTP instead.
+                "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.HTTPS_ONLY
+                if behavior.origin is Origin.API
+                else cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            }
+            if behavior.origin is Origin.API:
+                # API Gateway routes on its own Host name: the viewer's must not reach it.
+                found["origin_request_policy"] = cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+            return found
+
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -56,42 +78,16 @@ class Cdn(Construct):
             enable_logging=True,
             log_bucket=logs_bucket,
             log_file_prefix="cloudfront/",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=site,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=security_headers,
-            ),
-            additional_behaviors={
-                "/text2image*": cloudfront.BehaviorOptions(
-                    origin=api_origin,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                    # API Gateway routes on its own Host name: the viewer's must not reach it.
-                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                    response_headers_policy=security_headers,
-                ),
-                f"/{IMAGES_PREFIX}*": cloudfront.BehaviorOptions(
-                    origin=objects,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                    response_headers_policy=security_headers,
-                ),
-                # A manifest is polled until it exists: never cache it, nor its absence.
-                f"/{REQUESTS_PREFIX}*": cloudfront.BehaviorOptions(
-                    origin=objects,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                    response_headers_policy=security_headers,
-                ),
-            },
+            default_behavior=cloudfront.BehaviorOptions(origin=origin_of[DEFAULT_BEHAVIOR.origin], **options(DEFAULT_BEHAVIOR)),
             # "Not there yet" must not be cached: a job's images and manifest appear later.
             error_responses=[
                 cloudfront.ErrorResponse(http_status=403, ttl=Duration.seconds(0)),
                 cloudfront.ErrorResponse(http_status=404, ttl=Duration.seconds(0)),
             ],
         )
+        # One at a time, in the declaration's order: CloudFront applies the first that matches.
+        for behavior in BEHAVIORS:
+            self.distribution.add_behavior(behavior.path_pattern, origin_of[behavior.origin], **options(behavior))
         # With ListBucket, S3 answers a missing key with 404 instead of 403: a client polling
         # a job's status_url or a planned image URL is told "not there yet", as documented.
         bucket.add_to_resource_policy(
@@ -117,13 +113,14 @@ class Cdn(Construct):
         s3deploy.BucketDeployment(
             self,
             "Site",
-            sources=[s3deploy.Source.asset(str(WEB))],
+            sources=[s3deploy.Source.asset(str(WEB)), *(s3deploy.Source.data(name, make().decode()) for name, make in GENERATED.items())],
             destination_bucket=bucket,
             # Its own prefix: a BucketDeployment prunes its destination, and at the bucket
             # root it would delete every image on each deploy.
             destination_key_prefix=SITE_PREFIX,
             distribution=self.distribution,
-            distribution_paths=["/", f"/{DEFAULT_PAGE}"],
+            # Every file it uploads (scripts and styles too, or they stay stale for a day).
+            distribution_paths=invalidation_paths(),
         )
         acknowledge(
             self.distribution,

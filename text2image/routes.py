@@ -1,6 +1,20 @@
-"""What the deployed edge answers, declared once for infra/ and the local gateway."""
+"""What the deployed edge answers, declared once for infra/ and the local gateway.
+
+CloudFront picks one behaviour per request by its path (``BEHAVIORS`` in order, then
+``DEFAULT_BEHAVIOR``); the behaviour names the origin that answers and the methods it lets
+through. infra/cdn.py builds the distribution's behaviours from this declaration and the local
+gateway routes every request by it, so a pattern that catches the wrong paths breaks the page
+locally too (as ``/text2image*`` did: it also matches ``/text2image.js``).
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import TypeVar
 
 # A method or path the REST API does not declare: API Gateway raises MISSING_AUTHENTICATION_TOKEN
 # (a 403 by default, misleading for a public API); the stack answers it as this 404 instead,
@@ -8,3 +22,73 @@ from __future__ import annotations
 UNDECLARED_ROUTE_STATUS = 404
 UNDECLARED_ROUTE_ERROR = "NotFound"
 UNDECLARED_ROUTE_MESSAGE = "no such method or path on this API; see /openapi.json"
+
+# A method the path's behaviour does not let through: CloudFront answers it itself, before any
+# origin, with a 403 (Invalid method) HTML page. The local gateway answers the same status in
+# the API's JSON error shape.
+DISALLOWED_METHOD_STATUS = 403
+DISALLOWED_METHOD_ERROR = "Forbidden"
+DISALLOWED_METHOD_MESSAGE = "this distribution is not configured to allow the HTTP request method that was used for this request"
+
+# The two sets CloudFront offers beyond GET+HEAD+OPTIONS: nothing else (TRACE, CONNECT, an
+# unknown name) ever passes it.
+ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+# The routes the REST API declares (method, path); every other method or path that reaches the
+# API origin is an undeclared route.
+SYNC_ROUTE = ("POST", "/text2image")
+JOBS_ROUTE = ("POST", "/text2image/jobs")
+API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE)
+
+
+T = TypeVar("T")
+
+
+class Origin(StrEnum):
+    API = "api"  # the REST API's stage
+    SITE = "site"  # the bucket's site/ prefix: the page
+    OBJECTS = "objects"  # the bucket's root: images and manifests, at the keys the workflow writes
+
+
+@dataclass(frozen=True)
+class Behavior:
+    path_pattern: str
+    origin: Origin
+    methods: frozenset[str]
+    cached: bool
+
+
+BEHAVIORS: tuple[Behavior, ...] = (
+    # The exact path and what is under it, never a bare prefix: /text2image* would also take
+    # the page's own /text2image.js, .css and .html.
+    Behavior("/text2image", Origin.API, ALL_METHODS, cached=False),
+    Behavior("/text2image/*", Origin.API, ALL_METHODS, cached=False),
+    Behavior("/images/*", Origin.OBJECTS, READ_METHODS, cached=True),
+    # A manifest is polled until it exists: never cache it, nor its absence.
+    Behavior("/requests/*", Origin.OBJECTS, READ_METHODS, cached=False),
+)
+DEFAULT_BEHAVIOR = Behavior("*", Origin.SITE, READ_METHODS, cached=True)
+
+
+@cache
+def _pattern_regex(path_pattern: str) -> re.Pattern[str]:
+    """CloudFront's path pattern: ``*`` is zero or more characters (``/`` included), ``?``
+    exactly one, everything else literal and case-sensitive; a leading ``/`` is optional."""
+    pattern = path_pattern if path_pattern.startswith("/") else "/" + path_pattern
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def path_matches(path_pattern: str, path: str) -> bool:
+    """Whether a request path (without its query string) matches a behaviour's path pattern."""
+    return _pattern_regex(path_pattern).fullmatch(path) is not None
+
+
+def select(path: str, ordered: Sequence[tuple[str, T]], default: T) -> T:
+    """What CloudFront applies to ``path``: the first of ``ordered`` (path pattern, value)
+    whose pattern matches, in the distribution's order; the default behaviour when none does."""
+    return next((value for path_pattern, value in ordered if path_matches(path_pattern, path)), default)
+
+
+def behavior_for(path: str) -> Behavior:
+    return select(path, [(behavior.path_pattern, behavior) for behavior in BEHAVIORS], DEFAULT_BEHAVIOR)

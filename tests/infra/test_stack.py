@@ -108,7 +108,8 @@ def test_cloudfront_serves_the_page_through_oac_https_only(resources: dict[str, 
 
 def test_the_api_behavior_is_uncached_all_methods_without_the_host_header(resources: dict[str, Any]) -> None:
     behaviors = {b["PathPattern"]: b for b in only(resources, "AWS::CloudFront::Distribution")["DistributionConfig"]["CacheBehaviors"]}
-    api = behaviors["/text2image*"]
+    api = behaviors["/text2image"]
+    assert {**behaviors["/text2image/*"], "PathPattern": "/text2image"} == api
     assert api["CachePolicyId"] == CACHING_DISABLED
     assert api["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
     assert set(api["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}

@@ -1,10 +1,14 @@
 """The local gateway: what CloudFront + API Gateway do in the deployed stack.
 
-- ``POST /text2image``: the edge checks of the deployed API (content type, size, the one
-  JSON Schema, stage throttling), then the workflow, answered with the status mapping of
-  DESIGN.md;
-- ``GET /`` and web assets: the page; ``GET /images/...``, ``/requests/...``: from S3;
-- ``GET /_local/stats``, ``POST /_local/faults``: test hooks for the endpoint server.
+Every request goes through CloudFront's behaviours (text2image/routes.py), as on AWS:
+
+- ``/text2image`` and ``/text2image/*`` (the API): ``POST /text2image`` and
+  ``POST /text2image/jobs`` with the edge checks of the deployed API (content type, size, the
+  one JSON Schema, stage throttling), then the workflow, answered with the status mapping of
+  DESIGN.md; any other method or path there as the stack answers an undeclared route;
+- ``/images/*``, ``/requests/*``: objects from S3; anything else: the site (the page at ``/``);
+  GET and HEAD only, any other method answered with CloudFront's 403;
+- ``GET /_local/stats``, ``POST /_local/faults``: test hooks for the endpoint server, only here.
 """
 
 from __future__ import annotations
@@ -25,18 +29,31 @@ from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.endpoints import EndpointServer
 from text2image.local.http_service import HTTPService
 from text2image.local.throttle import TokenBucket, retry_after_header
-from text2image.paths import WEB
+from text2image.routes import (
+    DISALLOWED_METHOD_ERROR,
+    DISALLOWED_METHOD_MESSAGE,
+    DISALLOWED_METHOD_STATUS,
+    JOBS_ROUTE,
+    SYNC_ROUTE,
+    UNDECLARED_ROUTE_ERROR,
+    UNDECLARED_ROUTE_MESSAGE,
+    UNDECLARED_ROUTE_STATUS,
+    Origin,
+    behavior_for,
+)
+from text2image.site import DEFAULT_PAGE, site_files
 
 MAX_BODY_BYTES = 64 * 1024
-DEFAULT_PAGE = "text2image.html"
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
 # a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
 ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502}
 _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
-_ASSET_PATH = re.compile(r"^/([A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+)$")
 
 
 _DEPLOYED = context_defaults()
+
+# What the edge answers: status, JSON payload or raw bytes, headers.
+Answer = tuple[int, Any, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,12 @@ class Gateway(HTTPService):
         """``validate`` checks a request as the deployed edge does, raising ``ApiError``."""
         self.aws, self.endpoints, self.validate, self.config = aws, endpoints, validate, config
         self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
+        self.api_routes: dict[tuple[str, str], Callable[[str, bytes, int], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
+        self.hooks: dict[tuple[str, str], Callable[[bytes], Answer]] = {
+            ("GET", "/_local/stats"): lambda body: (200, {"endpoints": self.endpoints.stats()}, {}),
+            ("POST", "/_local/faults"): lambda body: (200, self.set_fault(body), {}),
+        }
+        self.site = site_files()
         super().__init__("gateway", self._handler_class(), host, port)
 
     # -- the API -----------------------------------------------------------------------
@@ -152,9 +175,14 @@ class Gateway(HTTPService):
         status, answer = execution_error_answer(execution)
         return status, {**answer, "request_id": answer.get("request_id", request_id)}
 
-    def s3_object(self, key: str, head: bool = False) -> tuple[bytes, dict[str, str]]:
+    def s3_object(self, path: str, head: bool = False) -> tuple[bytes, dict[str, str]]:
         """The object (empty body for HEAD) and the headers CloudFront passes on from S3,
-        user metadata included (the page reads an image's endpoint/seed/seconds from it)."""
+        user metadata included (the page reads an image's endpoint/seed/seconds from it).
+        Only keys of the shapes the workflow writes are looked up: the answer to any other is
+        the one S3 gives a key it does not have."""
+        if not _OBJECT_PATH.match(path):
+            raise ApiError(404, "NotFound", f"no such path {path}")
+        key = path[1:]
         try:
             obj = self.aws.s3.head_object(Bucket=BUCKET, Key=key) if head else self.aws.s3.get_object(Bucket=BUCKET, Key=key)
         except self.aws.s3.exceptions.ClientError as exc:
@@ -178,6 +206,36 @@ class Gateway(HTTPService):
             raise ApiError(400, "ValidationError", str(exc), field="body") from None
         return {"endpoints": self.endpoints.stats()}
 
+    # -- the edge ----------------------------------------------------------------------
+
+    def route(self, method: str, path: str, body: bytes, length: int, content_type: str) -> Answer:
+        """One request as the deployed edge answers it: the local test hooks first (they exist
+        only here), then CloudFront's behaviour for the path (text2image/routes.py), which lets
+        its methods through to its origin and answers any other with its 403."""
+        hook = self.hooks.get((method, path))
+        if hook:
+            return hook(body)
+        behavior = behavior_for(path)
+        if method not in behavior.methods:
+            raise ApiError(DISALLOWED_METHOD_STATUS, DISALLOWED_METHOD_ERROR, DISALLOWED_METHOD_MESSAGE)
+        if behavior.origin is Origin.API:
+            api_route = self.api_routes.get((method, path))
+            if api_route is None:  # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it
+                raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
+            return api_route(content_type, body, length)
+        if behavior.origin is Origin.OBJECTS:
+            data, headers = self.s3_object(path, head=method == "HEAD")
+            return 200, data, headers
+        return self.site_file(path)
+
+    def site_file(self, path: str) -> Answer:
+        """The default behaviour: the bucket's site/ prefix, "/" being the default root object."""
+        name = DEFAULT_PAGE if path == "/" else path[1:]
+        read = self.site.get(name)
+        if read is None:
+            raise ApiError(404, "NotFound", f"no such path {path}")
+        return 200, read(), {"Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream"}
+
     # -- HTTP ----------------------------------------------------------------------------
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -190,47 +248,25 @@ class Gateway(HTTPService):
             disable_nagle_algorithm = True
             server_version = "text2image-local"
 
-            def do_POST(self) -> None:
-                path = urlsplit(self.path).path
+            def __getattr__(self, name: str) -> Any:
+                # http.server calls do_<METHOD> and answers a method without one with its own
+                # 501 HTML page: every method, known or not, goes to the edge instead.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
+
+            def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    # Refused unread: the connection closes instead of draining a flood.
+                if length > MAX_BODY_BYTES or "Transfer-Encoding" in self.headers:
+                    # Refused or answered unread: the connection closes instead of draining a
+                    # flood, or leaving a body it did not read to be taken for the next request.
                     self.close_connection = True
                     body = b""
                 else:
                     body = self.rfile.read(length)
-                self._answer(lambda: self._route_post(path, body, length))
-
-            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
-                self._answer(lambda: self._route_get(path))
-
-            def do_HEAD(self) -> None:
-                path = urlsplit(self.path).path
-                self._answer(lambda: self._route_get(path, head=True), head=True)
-
-            def _route_post(self, path: str, body: bytes, length: int) -> tuple[int, Any, dict[str, str]]:
-                if path == "/text2image":
-                    return gateway.text2image(self.headers.get("Content-Type", ""), body, length)
-                if path == "/text2image/jobs":
-                    return gateway.text2image_job(self.headers.get("Content-Type", ""), body, length)
-                if path == "/_local/faults":
-                    return 200, gateway.set_fault(body), {}
-                raise ApiError(404, "NotFound", f"no route POST {path}")
-
-            def _route_get(self, path: str, head: bool = False) -> tuple[int, Any, dict[str, str]]:
-                if path == "/":
-                    path = "/" + DEFAULT_PAGE
-                if path == "/_local/stats":
-                    return 200, {"endpoints": gateway.endpoints.stats()}, {}
-                if _OBJECT_PATH.match(path):
-                    data, headers = gateway.s3_object(path[1:], head=head)
-                    return 200, data, headers
-                asset = _ASSET_PATH.match(path)
-                if asset and (WEB / asset.group(1)).is_file():
-                    content_type = mimetypes.guess_type(asset.group(1))[0] or "application/octet-stream"
-                    return 200, (WEB / asset.group(1)).read_bytes(), {"Content-Type": content_type}
-                raise ApiError(404, "NotFound", f"no such path {path}")
+                content_type = self.headers.get("Content-Type", "")
+                self._answer(lambda: gateway.route(self.command, path, body, length, content_type), head=self.command == "HEAD")
 
             def _answer(self, route: Any, head: bool = False) -> None:
                 try:
