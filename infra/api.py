@@ -17,7 +17,13 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 from text2image.paths import REQUEST_SCHEMA
-from text2image.routes import UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE, UNDECLARED_ROUTE_STATUS
+from text2image.routes import (
+    UNDECLARED_ROUTE_ERROR,
+    UNDECLARED_ROUTE_MESSAGE,
+    UNDECLARED_ROUTE_STATUS,
+    UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+    UNSUPPORTED_MEDIA_TYPE_STATUS,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_TEMPLATE = TEMPLATES / "start_execution.request.vtl"
@@ -158,7 +164,12 @@ class Api(Construct):
                 "ValidationError",
                 "the body does not match the request schema (see /openapi.json for the fields and their limits)",
             ),
-            "UnsupportedMediaType": (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "415", "ValidationError", "Content-Type: must be application/json"),
+            "UnsupportedMediaType": (
+                apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE,
+                str(UNSUPPORTED_MEDIA_TYPE_STATUS),
+                "ValidationError",
+                UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+            ),
             "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
             "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
             "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "Timeout", "no answer within 29 s"),

@@ -23,6 +23,12 @@ UNDECLARED_ROUTE_STATUS = 404
 UNDECLARED_ROUTE_ERROR = "NotFound"
 UNDECLARED_ROUTE_MESSAGE = "no such method or path on this API; see /openapi.json"
 
+# A body that is not JSON by its Content-Type: the integrations map application/json only and
+# pass nothing else through (NEVER), so API Gateway refuses it with 415. A request with no
+# Content-Type is taken as application/json, as API Gateway does.
+UNSUPPORTED_MEDIA_TYPE_STATUS = 415
+UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Content-Type: must be application/json"
+
 # A method the path's behaviour does not let through: CloudFront answers it itself, before any
 # origin, with a 403 (Invalid method) HTML page. The local gateway answers the same status in
 # the API's JSON error shape.

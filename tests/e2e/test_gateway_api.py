@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http.client import HTTPConnection
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from support import http, invocations, jpeg_dimensions, keys_under, post_json
 
 from text2image.local.gateway import Gateway, GatewayConfig, execution_error_answer
 from text2image.local.stack import LocalStack, edge_validator
+from text2image.routes import UNSUPPORTED_MEDIA_TYPE_MESSAGE, UNSUPPORTED_MEDIA_TYPE_STATUS
 
 
 def test_post_returns_the_seed_clients_shape_and_fetchable_jpegs(clean_stack: LocalStack) -> None:
@@ -40,8 +42,6 @@ def test_bad_requests_get_400_naming_the_field_and_call_no_endpoint(clean_stack:
     [
         (b"{not json", "application/json", "body"),
         (b"", "application/json", "body"),
-        (b'{"text": "a"}', "text/plain", "Content-Type"),
-        (b'{"text": "a"}', None, "Content-Type"),
         (json.dumps({"text": "a", "negative_prompt": "x" * 70_000}).encode(), "application/json", "body"),
     ],
 )
@@ -50,6 +50,27 @@ def test_broken_http_bodies_are_validation_errors(clean_stack: LocalStack, body:
     answer = json.loads(raw)
     assert status == 400 and answer["error"] == "ValidationError" and answer["field"] == field
     assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
+
+
+@pytest.mark.parametrize("route", ["/text2image", "/text2image/jobs"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
+def test_a_body_that_is_not_json_by_its_type_is_415_as_api_gateway_answers(clean_stack: LocalStack, route: str, content_type: str) -> None:
+    status, _, raw = http("POST", f"{clean_stack.gateway.url}{route}", b'{"text": "a"}', content_type)
+    assert (status, json.loads(raw)) == (UNSUPPORTED_MEDIA_TYPE_STATUS, {"error": "ValidationError", "message": UNSUPPORTED_MEDIA_TYPE_MESSAGE})
+    assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
+
+
+@pytest.mark.parametrize(("body", "status"), [(b'{"text": "a", "num_images": 1}', 200), (b"{not json", 400)])
+def test_no_content_type_is_taken_as_json_as_api_gateway_does(clean_stack: LocalStack, body: bytes, status: int) -> None:
+    # http.client, not urllib: urllib adds a form Content-Type to any body sent without one.
+    host, port = clean_stack.gateway.url.removeprefix("http://").split(":")
+    connection = HTTPConnection(host, int(port), timeout=60)
+    connection.request("POST", "/text2image", body=body)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == status, answer
+    assert status == 200 or answer["field"] == "body"
 
 
 def test_json_with_a_charset_is_accepted(clean_stack: LocalStack) -> None:

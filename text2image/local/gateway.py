@@ -38,6 +38,8 @@ from text2image.routes import (
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
+    UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+    UNSUPPORTED_MEDIA_TYPE_STATUS,
     Origin,
     behavior_for,
 )
@@ -100,11 +102,12 @@ def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any
 
 
 def parse_request_body(content_type: str, body: bytes, length: int) -> Any:
-    """The JSON request, or 400 naming what is wrong with the HTTP body itself.
+    """The JSON request, or 400 naming what is wrong with the HTTP body itself (415 for a body
+    that is not JSON by its Content-Type, as API Gateway answers it).
     ``length`` is the declared size: an oversized body is refused without being read."""
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = content_type.split(";", 1)[0].strip().lower() or "application/json"  # API Gateway's default
     if media_type != "application/json":
-        raise ApiError(400, "ValidationError", f"Content-Type: must be application/json (got {media_type or 'none'!r})", field="Content-Type")
+        raise ApiError(UNSUPPORTED_MEDIA_TYPE_STATUS, "ValidationError", UNSUPPORTED_MEDIA_TYPE_MESSAGE)
     if length > MAX_BODY_BYTES:
         raise ApiError(400, "ValidationError", f"body: is {length} bytes; the limit is {MAX_BODY_BYTES}", field="body")
     try:
