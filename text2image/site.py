@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from text2image.openapi import document_bytes
 from text2image.paths import WEB
 
 # What CloudFront answers for "/" (the distribution's default root object).
 DEFAULT_PAGE = "text2image.html"
 
 # Site files made from the project rather than kept in web/: name -> its content.
-GENERATED: dict[str, Callable[[], bytes]] = {}
+GENERATED: dict[str, Callable[[], bytes]] = {"openapi.json": document_bytes}
 
 
 def site_files() -> dict[str, Callable[[], bytes]]:

@@ -1,0 +1,219 @@
+"""The API described once: an OpenAPI 3.0 document of both routes, served as the site file
+``/openapi.json`` (by the local gateway, and from the bucket on AWS).
+
+The request is ``request.schema.json`` itself, turned into OpenAPI's schema dialect, never a
+copy. The answers are the shapes the stack writes: the Collect function's response (200), the
+jobs template's 202 (``infra/templates/start_execution.response.vtl``), and the
+``{"error", "message", ...}`` bodies of the gateway responses, the status mapping template
+and the local gateway. No ``servers``: the document is served from the API's own origin, so
+its paths resolve against wherever it was fetched from.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from typing import Any
+
+from text2image.paths import REQUEST_SCHEMA
+from text2image.routes import JOBS_ROUTE, SYNC_ROUTE
+
+OPENAPI_VERSION = "3.0.3"
+SEED_MAX = 4294967295
+JSON = "application/json"
+
+# Keywords draft-04 and an OpenAPI 3.0 Schema Object share with the same meaning; "$schema"
+# is dropped, and anything else (definitions, patternProperties, type lists...) is refused
+# so that a change to the request schema cannot silently fall out of the document.
+_SHARED_KEYWORDS = frozenset(
+    {
+        "title", "description", "type", "properties", "required", "additionalProperties", "items", "enum", "default",
+        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern",
+        "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "format", "allOf", "anyOf", "oneOf", "not",
+    }
+)  # fmt: skip
+_DROPPED_KEYWORDS = frozenset({"$schema"})
+
+
+def openapi_schema(draft04: dict[str, Any]) -> dict[str, Any]:
+    """A draft-04 JSON Schema as an OpenAPI 3.0 Schema Object (ValueError on what has no equivalent)."""
+    converted: dict[str, Any] = {}
+    for keyword, value in draft04.items():
+        if keyword in _DROPPED_KEYWORDS:
+            continue
+        if keyword not in _SHARED_KEYWORDS or (keyword == "type" and not isinstance(value, str)):
+            raise ValueError(f"request schema: {keyword!r} = {value!r} has no OpenAPI 3.0 equivalent")
+        if keyword == "properties":
+            value = {name: openapi_schema(sub) for name, sub in value.items()}
+        elif keyword in ("items", "not", "additionalProperties") and isinstance(value, dict):
+            value = openapi_schema(value)
+        elif keyword in ("allOf", "anyOf", "oneOf"):
+            value = [openapi_schema(sub) for sub in value]
+        converted[keyword] = value
+    return converted
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": required or list(properties), "properties": properties}
+    return {"description": description, **schema} if description else schema
+
+
+def _error(name: str, description: str, extra: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An error body: ``error`` (always ``name`` for this answer) and ``message``, and ``extra``."""
+    properties = {"error": {"type": "string", "enum": [name]}, "message": {"type": "string"}, **(extra or {})}
+    return _object(properties, ["error", "message", *required], description)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+REQUEST_ID = {"type": "string", "description": "The run's id: its execution name, and the key of its images and manifest."}
+FIELD = {"type": "string", "description": "The request field at fault (`body` and `Content-Type` for the HTTP body itself)."}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Image": _object(
+        {
+            "index": {"type": "integer", "minimum": 0},
+            "url": {"type": "string", "format": "uri"},
+            "endpoint": {"type": "string", "description": "The SageMaker endpoint that made it."},
+            "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
+            "seconds": {"type": "number", "description": "The endpoint call's time."},
+        }
+    ),
+    "ImageError": _object(
+        {
+            "index": {"type": "integer", "minimum": 0},
+            "endpoint": {"type": "string"},
+            "error": {
+                "type": "string",
+                "description": "Why: EndpointBusy (after its retries), ModelError, EndpointRejected, InvalidModelResponse, EndpointTimeout, ImageWriteFailed.",
+            },
+            "message": {"type": "string"},
+        }
+    ),
+    "Result": _object(
+        {
+            "statusCode": {"type": "integer", "enum": [200]},
+            "body": {
+                "type": "string",
+                "description": "A JSON string: the successful image URLs in index order (the original client's `JSON.parse(response.body)`).",
+            },
+            "time": {"type": "number", "description": "Seconds since the workflow started."},
+            "request_id": REQUEST_ID,
+            "images": {"type": "array", "items": _ref("Image")},
+            "errors": {"type": "array", "items": _ref("ImageError"), "description": "Every image that could not be made, and why."},
+        },
+        description="All or some images were made.",
+    ),
+    "Job": _object(
+        {
+            "request_id": {"type": "string", "description": "The run's id; ends in `-n<number of images>`."},
+            "status_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "The run's manifest (the Result plus `status` and `request`): 404 until the run ends.",
+            },
+            "images": {
+                "type": "array",
+                "items": {"type": "string", "format": "uri"},
+                "minItems": 1,
+                "description": "One URL per planned image, in index order: each answers 404 until that image is written.",
+            },
+        },
+        description="The run started.",
+    ),
+    "ValidationError": _error(
+        "ValidationError",
+        "The request breaks the contract (the message says which field and why), or its body is not a JSON object. Nothing was started.",
+        {"field": FIELD},
+    ),
+    "TooManyRequests": _error("TooManyRequests", "Over the stage's throttling rate or burst. Nothing was started."),
+    "GenerationFailed": _error(
+        "GenerationFailed",
+        "No image could be made; `errors` lists every image and why. The manifest is written.",
+        {"request_id": REQUEST_ID, "errors": {"type": "array", "items": _ref("ImageError")}},
+        required=("request_id", "errors"),
+    ),
+    "Timeout": _error(
+        "Timeout",
+        "No answer within the API's 29 s, or the workflow ran past its 5 minutes. A run that is still going writes its manifest when it ends.",
+        {"request_id": REQUEST_ID},
+    ),
+    "InternalError": _error("InternalError", "Anything else.", {"request_id": REQUEST_ID}),
+}
+
+
+def _answer(description: str, schema: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+    return {**answer, "headers": headers} if headers else answer
+
+
+RETRY_AFTER = {"Retry-After": {"description": "Whole seconds to wait before trying again.", "required": True, "schema": {"type": "integer", "minimum": 1}}}
+
+# The answers both routes share: refused at the edge, throttled, or failed to start.
+EDGE_ANSWERS: dict[str, dict[str, Any]] = {
+    "400": _answer("The request breaks the contract, or its body is not JSON or is over 64 KB.", "ValidationError"),
+    "415": _answer("A Content-Type other than application/json (API Gateway refuses it before the workflow).", "ValidationError"),
+    "429": _answer("Throttled.", "TooManyRequests", RETRY_AFTER),
+    "500": _answer("The workflow could not be started, or failed for a reason of its own.", "InternalError"),
+    "504": _answer("No answer in time.", "Timeout"),
+}
+
+
+def _operation(operation_id: str, summary: str, description: str, answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": _ref(REQUEST_NAME), "example": {"text": "A flower, fantasy, happy", "num_images": 2}}},
+        },
+        "responses": dict(sorted({**EDGE_ANSWERS, **answers}.items())),
+    }
+
+
+_REQUEST: dict[str, Any] = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
+REQUEST_NAME: str = _REQUEST["title"]
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of the API."""
+    (sync_method, sync_path), (jobs_method, jobs_path) = SYNC_ROUTE, JOBS_ROUTE
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "text2image",
+            "version": version("text2image"),
+            "description": "Parallel Stable Diffusion: a prompt in, images fanned out over several SageMaker endpoints, their URLs out. "
+            'Every error is `{"error": <name>, "message": <why>, ...}`.',
+        },
+        "paths": {
+            sync_path: {
+                sync_method.lower(): _operation(
+                    "generate",
+                    "Make the images and wait for them",
+                    "Answers when the run ends, within API Gateway's 29 s; for longer runs use the jobs route.",
+                    {
+                        "200": _answer("All or some images were made; `errors` lists the others.", "Result"),
+                        "502": _answer("No image could be made.", "GenerationFailed"),
+                    },
+                )
+            },
+            jobs_path: {
+                jobs_method.lower(): _operation(
+                    "start_job",
+                    "Start the images, answer at once with where they will be",
+                    "Poll the image URLs (each answers once written) and `status_url` (the manifest, once the run ends).",
+                    {"202": _answer("The run started.", "Job")},
+                )
+            },
+        },
+        "components": {"schemas": {REQUEST_NAME: openapi_schema(_REQUEST), **SCHEMAS}},
+    }
+
+
+def document_bytes() -> bytes:
+    """The document as the site serves it."""
+    return json.dumps(document(), indent=1, ensure_ascii=False).encode()
