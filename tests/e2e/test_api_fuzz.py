@@ -66,8 +66,10 @@ def undeclared_method_answered_as_deployed(ctx: schemathesis.CheckContext, respo
 
 @pytest.fixture(scope="module")
 def drained_stack(stack: LocalStack) -> Iterator[LocalStack]:
-    """The session stack; afterwards, every run the jobs route started has ended, so that no
-    image of this module is still being made when the next test counts endpoint calls."""
+    """The session stack with no faults (a valid request must be able to succeed); afterwards,
+    every run the jobs route started has ended, so that no image of this module is still being
+    made when the next test counts endpoint calls."""
+    stack.endpoints.clear_faults()
     yield stack
     pages = stack.aws.sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.aws.state_machine_arn, statusFilter="RUNNING")
     for arn in [execution["executionArn"] for page in pages for execution in page["executions"]]:
@@ -116,7 +118,10 @@ def test_a_throttled_request_is_answered_as_documented(clean_stack: LocalStack) 
 def test_a_run_that_made_no_image_is_answered_as_documented(clean_stack: LocalStack) -> None:
     for name in clean_stack.config.endpoint_names:
         clean_stack.endpoints.set_fault(name, "error")
-    response = sync_case({"text": "none", "num_images": 2}).call_and_validate(base_url=clean_stack.gateway.url, checks=CONFORMANCE)
+    try:
+        response = sync_case({"text": "none", "num_images": 2}).call_and_validate(base_url=clean_stack.gateway.url, checks=CONFORMANCE)
+    finally:
+        clean_stack.endpoints.clear_faults()
     assert response.status_code == 502
 
 
