@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from text2image.local.aws import BUCKET, PUBLIC_BASE_URL_PARAMETER
-from text2image.local.lambdas import HANDLERS, LambdaContext
+from text2image.local.lambdas import LambdaContext
 from text2image.local.process import LocalStackProcess
+from text2image.manifest import LAMBDAS
 from text2image.paths import FUNCTIONS
 
 RESULTS = Path(__file__).parent / "results" / "coldstart.md"
@@ -111,10 +112,10 @@ def invocation_seconds(stack: LocalStackProcess, folder: str, module: str) -> di
 def main() -> int:
     rows = []
     with LocalStackProcess("--endpoints", "1") as stack:
-        for folder, handler in HANDLERS.values():
-            module = handler.split(".")[0]
-            imports = [import_seconds(folder, module) for _ in range(COLD_PROCESSES)]
-            calls = invocation_seconds(stack, folder, module)
+        for function in LAMBDAS:
+            module = function.handler.split(".")[0]
+            imports = [import_seconds(function.folder, module) for _ in range(COLD_PROCESSES)]
+            calls = invocation_seconds(stack, function.folder, module)
             rows.append((module, statistics.median(imports), calls["first"], calls["second"]))
             print(rows[-1], flush=True)
     lines = [

@@ -3,15 +3,17 @@ parsed once into a checked model."""
 
 from __future__ import annotations
 
-import re
+import importlib.util
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Node
 
 from text2image.deploy_settings import PREFIX, context_defaults
+from text2image.manifest import PREPARE
 
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 # "diffusers": the artifact of `make model-artifact` in the Hugging Face PyTorch inference
@@ -30,6 +32,7 @@ class StackConfig:
     image_retention_days: int
     api_key: bool
     powertools_layer_version: int
+    powertools_layer_arn: str  # overrides the public layer chosen by partition and region (infra/powertools.py)
     create_endpoints: bool
     endpoint_preset: str
     endpoint_image_uri: str
@@ -44,7 +47,7 @@ class StackConfig:
 
     @property
     def endpoint_names(self) -> list[str]:
-        return [item.strip().partition(":")[0] for item in self.endpoints.split(",") if item.strip()]
+        return [endpoint.name for endpoint in parse_endpoints(self.endpoints)]
 
     @classmethod
     def from_context(cls, node: Node) -> StackConfig:
@@ -64,6 +67,7 @@ class StackConfig:
             image_retention_days=int(get("imageRetentionDays")),
             api_key=_flag(get("apiKey")),
             powertools_layer_version=int(get("powertoolsLayerVersion")),
+            powertools_layer_arn=str(get("powertoolsLayerArn")),
             create_endpoints=_flag(get("createEndpoints")),
             endpoint_preset=str(get("endpointPreset")),
             endpoint_image_uri=str(get("endpointImageUri")),
@@ -82,8 +86,10 @@ class StackConfig:
     def check(self) -> None:
         """Refuse a configuration that cannot deploy, at synth time and saying why."""
         problems = []
-        if not self.endpoint_names or any(not _ENDPOINT_NAME.match(name) for name in self.endpoint_names):
-            problems.append(f"endpoints must be SageMaker endpoint names, comma-separated (got {self.endpoints!r})")
+        try:
+            parse_endpoints(self.endpoints)
+        except ValueError as exc:
+            problems.append(f"endpoints must be SageMaker endpoint names with optional weights, as in 'sd-1:2,sd-2' ({exc})")
         if not 1 <= self.default_num_images <= 16:
             problems.append("defaultNumImages must be 1..16")
         if self.throttle_rate <= 0 or self.throttle_burst < 1:
@@ -121,6 +127,23 @@ class StackConfig:
         if self.endpoint_target_invocations_per_instance < 1:
             problems.append("endpointTargetInvocationsPerInstance must be at least 1")
         return problems
+
+
+def _load_parse_endpoints() -> Callable[[str], tuple[Any, ...]]:
+    """The Prepare function's own reader of ENDPOINT_NAMES, loaded from its Lambda asset
+    (functions/prepare/planning.py, which imports nothing of its folder) under a name of its
+    own: synth refuses exactly what would fail every cold start, by the same code."""
+    path = PREPARE.path / "planning.py"
+    spec = importlib.util.spec_from_file_location("text2image_prepare_planning", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through sys.modules
+    spec.loader.exec_module(module)
+    parse: Callable[[str], tuple[Any, ...]] = module.parse_endpoints
+    return parse
+
+
+parse_endpoints = _load_parse_endpoints()
 
 
 def _flag(value: Any) -> bool:

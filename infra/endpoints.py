@@ -8,7 +8,7 @@ optionally created here, with autoscaling, from
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack, region_info
+from aws_cdk import ArnFormat, Stack, Token, region_info
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -25,9 +25,19 @@ STARTUP_SECONDS, DOWNLOAD_SECONDS = 900, 1800
 
 def image_uri(stack: Stack, config: StackConfig) -> str:
     """The configured image, or the Hugging Face PyTorch inference image of the stack's region
-    (the Deep Learning Containers account differs by region: a CDK regional fact)."""
+    (the Deep Learning Containers account differs by region: a CDK regional fact).
+
+    A region whose account CDK does not know fails synth, saying what to pass instead. An
+    environment-agnostic stack gets CDK's mapping of the regions that have one, in the app's
+    target partitions (cdk.json): elsewhere CloudFormation refuses the template before creating
+    anything (``Unable to get mapping for DlcRepositoryAccountMap::<region>::value``)."""
     if config.endpoint_image_uri:
         return config.endpoint_image_uri
+    if not Token.is_unresolved(stack.region) and region_info.RegionInfo.get(stack.region).dlc_repository_account is None:
+        raise ValueError(
+            f"CDK's region facts name no Deep Learning Containers account for {stack.region}, so the diffusers preset cannot name the "
+            f"{DLC_REPOSITORY} image there: pass -c text2image:endpointImageUri=<that image's URI in {stack.region}, if AWS publishes it there>"
+        )
     account = stack.regional_fact(region_info.FactName.DLC_REPOSITORY_ACCOUNT)
     return f"{account}.dkr.ecr.{stack.region}.{stack.url_suffix}/{DLC_REPOSITORY}:{config.endpoint_image_tag}"
 

@@ -1,5 +1,5 @@
-"""The three Lambdas: the very folders the local stack runs, on arm64, with the public
-Powertools layer, each allowed exactly what its job needs."""
+"""The three Lambdas of the manifest (text2image/manifest.py): the very folders the local stack
+runs, on arm64, with the public Powertools layer, each allowed exactly what its job needs."""
 
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.nag import acknowledge
+from infra.powertools import layer_arn
 from infra.storage import IMAGES_PREFIX, PROMPTS_PREFIX, REQUESTS_PREFIX
-from text2image.local.lambdas import HANDLERS
-from text2image.paths import FUNCTIONS
+from text2image.manifest import COLLECT, INVOKE_ENDPOINT, LAMBDA_PYTHON, PREPARE, LambdaFunction
 
-# The newest runtime that both aws-cdk-lib and the public Powertools layer support.
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-POWERTOOLS_ACCOUNT = "017000801446"
-# Layer version 36 of AWSLambdaPowertoolsPythonV3-python314-arm64 carries Powertools 3.31.1,
-# the release pinned in pyproject.toml, so tests and AWS run the same library.
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+# The manifest's Python, which `make test-lambda-runtime` tests the function folders on
+# (CDK's own Runtime object: an AttributeError here means this CDK does not know it).
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON.replace(".", "_"))
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-
-
-def powertools_layer_arn(stack: Stack, version: int) -> str:
-    return f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:{version}"
 
 
 def endpoint_arn(stack: Stack, name: str) -> str:
@@ -38,7 +31,7 @@ class Functions(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn(stack, config.powertools_layer_version))
+        layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn(stack, config.powertools_layer_version, config.powertools_layer_arn))
         common_env = {
             "BUCKET_NAME": bucket.bucket_name,
             "POWERTOOLS_SERVICE_NAME": "text2image",
@@ -46,40 +39,30 @@ class Functions(Construct):
             "POWERTOOLS_LOG_LEVEL": config.log_level,
         }
 
-        def function(name: str, memory: int, timeout: Duration, env: dict[str, str]) -> lambda_.Function:
-            folder, handler = HANDLERS[name]
-            log_group = logs.LogGroup(self, f"{folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        def function(spec: LambdaFunction, env: dict[str, str]) -> lambda_.Function:
+            log_group = logs.LogGroup(self, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
             # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
-            role = iam.Role(self, f"{folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+            role = iam.Role(self, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
             role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
             return lambda_.Function(
                 self,
-                folder,
+                spec.folder,
                 runtime=RUNTIME,
                 architecture=lambda_.Architecture.ARM_64,
-                code=lambda_.Code.from_asset(str(FUNCTIONS / folder), exclude=["__pycache__", "*.pyc"]),
-                handler=handler,
+                code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
+                handler=spec.handler,
                 layers=[layer],
-                memory_size=memory,
-                timeout=timeout,
+                memory_size=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_seconds),
                 tracing=lambda_.Tracing.ACTIVE,
                 log_group=log_group,
                 role=role,
                 environment={**common_env, **env},
             )
 
-        self.prepare = function(
-            "text2image-prepare",
-            256,
-            Duration.seconds(30),
-            {
-                "ENDPOINT_NAMES": config.endpoints,
-                "DEFAULT_NUM_IMAGES": str(config.default_num_images),
-            },
-        )
-        # One SageMaker call (up to 60 s, read timeout 70 s) plus an S3 write.
-        self.invoke_endpoint = function("text2image-invoke-endpoint", 512, Duration.seconds(90), {"ENDPOINT_READ_TIMEOUT": "70"})
-        self.collect = function("text2image-collect", 256, Duration.seconds(30), {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
+        self.prepare = function(PREPARE, {"ENDPOINT_NAMES": config.endpoints, "DEFAULT_NUM_IMAGES": str(config.default_num_images)})
+        self.invoke_endpoint = function(INVOKE_ENDPOINT, {"ENDPOINT_READ_TIMEOUT": "70"})
+        self.collect = function(COLLECT, {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
         self.all = (self.prepare, self.invoke_endpoint, self.collect)
 
         self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(PROMPTS_PREFIX + "*")]))
@@ -106,4 +89,10 @@ class Functions(Construct):
                 fn.role,
                 "AwsSolutions-IAM5[Resource::*]",
                 "Only X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing), which accept no resource but *.",
+            )
+            acknowledge(
+                fn,
+                "AwsSolutions-L1",
+                f"Python {LAMBDA_PYTHON} on purpose: the newest runtime the function folders' tests run on here (make test-lambda-runtime; "
+                "no newer interpreter can be installed), with the Powertools layer built for it.",
             )

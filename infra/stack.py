@@ -14,6 +14,7 @@ from infra.endpoints import Endpoints
 from infra.events import Events
 from infra.functions import Functions
 from infra.nag import acknowledge, as_nag_prints
+from infra.regions import check_region
 from infra.storage import Storage
 from infra.workflow import Workflow
 
@@ -21,6 +22,7 @@ from infra.workflow import Workflow
 class Text2ImageStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="text2image: parallel Stable Diffusion over SageMaker endpoints", **kwargs)
+        check_region(self)
         # A fixed name, known before the distribution exists: this is what breaks the cycle
         # distribution -> API -> state machine -> collector -> distribution.
         public_base_url_parameter = f"/text2image/{construct_id}/public-base-url"

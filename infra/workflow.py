@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -10,18 +10,21 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.nag import acknowledge
+from text2image import manifest
 from text2image.paths import STATE_MACHINE
 
 LOG_LEVELS = {"ALL": sfn.LogLevel.ALL, "ERROR": sfn.LogLevel.ERROR, "FATAL": sfn.LogLevel.FATAL, "OFF": sfn.LogLevel.OFF}
 
 
-def definition_substitutions(prepare: lambda_.IFunction, invoke_endpoint: lambda_.IFunction, collect: lambda_.IFunction) -> dict[str, str]:
-    """The deployed values of the ASL file's ``${...}`` placeholders (the local stack has its own)."""
-    return {
-        "PrepareFunctionArn": prepare.function_arn,
-        "InvokeEndpointFunctionArn": invoke_endpoint.function_arn,
-        "CollectFunctionArn": collect.function_arn,
+def definition_substitutions(stack: Stack, prepare: lambda_.IFunction, invoke_endpoint: lambda_.IFunction, collect: lambda_.IFunction) -> dict[str, str]:
+    """The deployed values of the ASL file's ``${...}`` placeholders, named by the manifest (the
+    local stack fills the same ones): the functions' ARNs and the partition CloudFormation deploys to."""
+    arns = {
+        manifest.PREPARE.name: prepare.function_arn,
+        manifest.INVOKE_ENDPOINT.name: invoke_endpoint.function_arn,
+        manifest.COLLECT.name: collect.function_arn,
     }
+    return manifest.definition_substitutions(arns, stack.partition)
 
 
 class Workflow(Construct):
@@ -43,7 +46,7 @@ class Workflow(Construct):
             "StateMachine",
             state_machine_type=sfn.StateMachineType.EXPRESS,
             definition_body=sfn.DefinitionBody.from_file(str(STATE_MACHINE)),
-            definition_substitutions=definition_substitutions(prepare, invoke_endpoint, collect),
+            definition_substitutions=definition_substitutions(Stack.of(self), prepare, invoke_endpoint, collect),
             # Execution data stays out of the logs: prompts can be private.
             logs=sfn.LogOptions(destination=self.log_group, level=LOG_LEVELS[log_level], include_execution_data=False),
             tracing_enabled=True,

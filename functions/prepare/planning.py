@@ -8,11 +8,15 @@ served one image at a time because a GPU endpoint serves one request at a time.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
 SEED_SPACE = 2**32
 GENERATION_FIELDS = ("negative_prompt", "width", "height", "num_inference_steps", "guidance_scale")
+# SageMaker's EndpointName pattern (1 to 63 characters).
+ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+WEIGHT = re.compile(r"[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -22,20 +26,26 @@ class Endpoint:
 
 
 def parse_endpoints(spec: str) -> tuple[Endpoint, ...]:
-    """``"sd-1,sd-2:3"`` -> endpoints; a weight is a positive whole number (default 1)."""
+    """``"sd-1,sd-2:3"`` -> endpoints; a weight is a positive whole number (default 1).
+
+    The one reading of the ENDPOINT_NAMES setting: the stack's configuration check
+    (infra/config.py) loads this file, so what synth accepts is what a cold start accepts."""
     endpoints = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, _, weight = item.partition(":")
-        if not weight:
-            endpoints.append(Endpoint(name))
-        elif weight.isdigit() and int(weight) > 0:
-            endpoints.append(Endpoint(name, int(weight)))
-        else:
+        name, colon, weight = (part.strip() for part in item.partition(":"))
+        if not ENDPOINT_NAME.fullmatch(name):
+            raise ValueError(f"not a SageMaker endpoint name (1-63 letters, digits and inner hyphens): {name!r} in {item!r}")
+        if colon and not WEIGHT.fullmatch(weight):
             raise ValueError(f"endpoint weight must be a positive whole number: {item!r}")
+        endpoints.append(Endpoint(name, int(weight) if colon else 1))
     if not endpoints:
         raise ValueError("no endpoint configured")
-    if len({e.name for e in endpoints}) != len(endpoints):
-        raise ValueError(f"endpoint named twice: {spec!r}")
+    # SageMaker endpoint names are unique regardless of case: SD-1 and sd-1 are one endpoint.
+    seen: set[str] = set()
+    for endpoint in endpoints:
+        if endpoint.name.lower() in seen:
+            raise ValueError(f"endpoint {endpoint.name!r} named twice in {spec!r}")
+        seen.add(endpoint.name.lower())
     return tuple(endpoints)
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from aws_cdk import App
 
-from infra.config import StackConfig
+import planning
+from infra.config import StackConfig, parse_endpoints
 from text2image.deploy_settings import context_defaults
 from text2image.local.gateway import GatewayConfig
+from text2image.manifest import PREPARE
 
 
 def config(**context: object) -> StackConfig:
@@ -33,8 +37,11 @@ def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
 @pytest.mark.parametrize(
     ("context", "complaint"),
     [
-        ({"endpoints": ""}, "endpoints"),
-        ({"endpoints": "bad name!"}, "endpoints"),
+        ({"endpoints": ""}, "endpoints must be SageMaker endpoint names.*no endpoint configured"),
+        ({"endpoints": "bad name!"}, "endpoints must be SageMaker endpoint names.*not a SageMaker endpoint name.*'bad name!'"),
+        ({"endpoints": "sd-1:x"}, "endpoints must be SageMaker endpoint names.*weight must be a positive whole number: 'sd-1:x'"),
+        ({"endpoints": "sd-1:0"}, "endpoints must be SageMaker endpoint names.*weight must be a positive whole number: 'sd-1:0'"),
+        ({"endpoints": "sd-1,sd-1"}, "endpoints must be SageMaker endpoint names.*endpoint 'sd-1' named twice"),
         ({"defaultNumImages": 17}, "defaultNumImages"),
         ({"throttleRate": 0}, "throttleRate"),
         ({"logLevel": "LOUD"}, "logLevel"),
@@ -51,3 +58,23 @@ def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
 def test_bad_configuration_fails_synth_saying_why(context: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValueError, match=complaint):
         config(**context)
+
+
+SPECS = ["sd-1,sd-2", "sd-1:2,sd-2", " a , b:3 ", "sd-1:x", "sd-1:0", "sd-1,sd-1", "A,a", "bad name!", "x" * 64, "", "sd-1:²", "sd-1:"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_synth_accepts_exactly_the_endpoint_settings_a_prepare_cold_start_accepts(spec: str) -> None:
+    """Prepare's Settings.from_env reads ENDPOINT_NAMES with planning.parse_endpoints: the
+    configuration check must agree with it on every spec, and name the same endpoints."""
+    try:
+        expected = [endpoint.name for endpoint in planning.parse_endpoints(spec)]
+    except ValueError:
+        with pytest.raises(ValueError, match="endpoints must be"):
+            config(endpoints=spec)
+    else:
+        assert config(endpoints=spec).endpoint_names == expected
+
+
+def test_the_configuration_check_runs_the_prepare_assets_own_parser() -> None:
+    assert Path(parse_endpoints.__code__.co_filename) == PREPARE.path / "planning.py"

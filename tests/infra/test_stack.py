@@ -9,7 +9,8 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 from infra_synth import Synth
 
-from infra.functions import POWERTOOLS_LAYER
+from infra.powertools import COMMERCIAL_ACCOUNT, LAYER_NAME
+from text2image import manifest
 from text2image.deploy_settings import context_defaults
 from text2image.paths import ENDPOINT_CODE, REQUEST_SCHEMA, STATE_MACHINE
 
@@ -238,9 +239,12 @@ def test_the_deployed_definition_is_the_asl_file_with_every_placeholder_substitu
     source = STATE_MACHINE.read_text(encoding="utf-8")
     assert json.loads(deployed) == json.loads(source)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", source))
-    assert placeholders == set(machine["DefinitionSubstitutions"]) == {"PrepareFunctionArn", "InvokeEndpointFunctionArn", "CollectFunctionArn"}
+    substitutions = dict(machine["DefinitionSubstitutions"])
+    assert placeholders == set(substitutions) == {manifest.PARTITION_PLACEHOLDER, *(f.arn_placeholder for f in manifest.LAMBDAS)}
+    # The partition CloudFormation deploys to, never a literal "aws".
+    assert substitutions.pop(manifest.PARTITION_PLACEHOLDER) == {"Ref": "AWS::Partition"}
     functions = {n for n in of_type(resources, "AWS::Lambda::Function") if n.startswith("Functions")}
-    assert {v["Fn::GetAtt"][0] for v in machine["DefinitionSubstitutions"].values()} == functions
+    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == functions
     assert json.loads(source)["TimeoutSeconds"] == 300
 
 
@@ -259,18 +263,25 @@ def project_functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: p for n, p in of_type(resources, "AWS::Lambda::Function").items() if n.startswith("Functions")}
 
 
-def test_functions_run_python_3_14_on_arm64_with_powertools_and_tracing(resources: dict[str, Any]) -> None:
+def test_functions_run_the_manifests_python_on_arm64_with_its_powertools_layer_and_tracing(resources: dict[str, Any], created_template: Template) -> None:
     functions = project_functions(resources)
     assert len(functions) == 3
+    assert LAYER_NAME.split("-")[1:] == [manifest.LAMBDA_RUNTIME.replace(".", ""), "arm64"]  # the layer built for that runtime
     for props in functions.values():
-        assert props["Runtime"] == "python3.14" and props["Architectures"] == ["arm64"]
+        assert props["Runtime"] == manifest.LAMBDA_RUNTIME and props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         (layer,) = props["Layers"]
-        assert layer["Fn::Join"][1][-1] == f":017000801446:layer:{POWERTOOLS_LAYER}:36"
+        assert layer["Fn::Join"][1][-1] == f":layer:{LAYER_NAME}:36"
         assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "text2image"
-    invoke = next(p for n, p in functions.items() if "invokeendpoint" in n)
-    assert invoke["Timeout"] == 90 and invoke["Environment"]["Variables"]["ENDPOINT_READ_TIMEOUT"] == "70"
-    assert {p["Handler"] for p in functions.values()} == {"prepare.handler", "invoke_endpoint.handler", "collect.handler"}
+    # A stack with a region names the region's layer at synth (eu-west-1: the commercial account).
+    for props in project_functions(created_template.to_json()["Resources"]).values():
+        (layer,) = props["Layers"]
+        assert layer["Fn::Join"][1][-1] == f":lambda:eu-west-1:{COMMERCIAL_ACCOUNT}:layer:{LAYER_NAME}:36"
+    by_handler = {p["Handler"]: p for p in functions.values()}
+    assert set(by_handler) == {f.handler for f in manifest.LAMBDAS}
+    for function in manifest.LAMBDAS:
+        assert (by_handler[function.handler]["MemorySize"], by_handler[function.handler]["Timeout"]) == (function.memory_mb, function.timeout_seconds)
+    assert by_handler[manifest.INVOKE_ENDPOINT.handler]["Environment"]["Variables"]["ENDPOINT_READ_TIMEOUT"] == "70"
 
 
 def test_no_secrets_in_function_environments(resources: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import sys
 
-from text2image.local.lambdas import HANDLERS
+from text2image.manifest import LAMBDAS
 from text2image.paths import FUNCTIONS
 
 ALLOWED_THIRD_PARTY = {"boto3", "botocore", "aws_lambda_powertools"}
@@ -19,17 +19,17 @@ def local_modules(folder: str) -> set[str]:
 
 def test_module_names_do_not_collide_across_function_folders() -> None:
     seen: dict[str, str] = {}
-    for folder, _ in HANDLERS.values():
-        for module in local_modules(folder):
-            assert module not in seen, f"{module}.py is in both {seen[module]} and {folder}"
-            seen[module] = folder
+    for function in LAMBDAS:
+        for module in local_modules(function.folder):
+            assert module not in seen, f"{module}.py is in both {seen[module]} and {function.folder}"
+            seen[module] = function.folder
 
 
 def test_functions_import_only_the_stdlib_their_own_modules_and_the_runtime() -> None:
-    for folder, handler in HANDLERS.values():
-        own = local_modules(folder)
-        assert handler.split(".")[0] in own
-        for path in (FUNCTIONS / folder).glob("*.py"):
+    for function in LAMBDAS:
+        own = local_modules(function.folder)
+        assert function.handler.split(".")[0] in own
+        for path in function.path.glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 names = []
                 if isinstance(node, ast.Import):
@@ -43,5 +43,5 @@ def test_functions_import_only_the_stdlib_their_own_modules_and_the_runtime() ->
 
 def test_the_schema_ships_inside_the_prepare_asset() -> None:
     assert (FUNCTIONS / "prepare" / "request.schema.json").is_file()
-    copies = [p for p in FUNCTIONS.parent.rglob("request.schema.json") if not {".venv", "node_modules", "cdk.out"} & set(p.parts)]
+    copies = [p for p in FUNCTIONS.parent.rglob("request.schema.json") if not {".venv", ".venv-lambda", "node_modules", "cdk.out"} & set(p.parts)]
     assert copies == [FUNCTIONS / "prepare" / "request.schema.json"], "the schema must exist once"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from planning import SEED_SPACE, Endpoint, assign, default_seed, parse_endpoints, plan
@@ -56,11 +58,31 @@ def test_default_seed_comes_from_the_request_id() -> None:
     assert 0 <= first["request"]["seed"] < SEED_SPACE
 
 
-@pytest.mark.parametrize("spec", ["", " , ", "a:0", "a:x", "a,a"])
-def test_bad_endpoint_configuration_is_refused(spec: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("spec", "complaint"),
+    [
+        ("", "no endpoint configured"),
+        (" , ", "no endpoint configured"),
+        ("sd-1:0", "weight must be a positive whole number: 'sd-1:0'"),
+        ("sd-1:x", "weight must be a positive whole number: 'sd-1:x'"),
+        ("sd-1:-2", "weight must be a positive whole number"),
+        ("sd-1:", "weight must be a positive whole number"),
+        ("sd-1:²", "weight must be a positive whole number"),  # a digit to str.isdigit, not to int()
+        ("sd-1,sd-1", "endpoint 'sd-1' named twice"),
+        ("sd-1,SD-1", "endpoint 'SD-1' named twice"),  # SageMaker endpoint names ignore case
+        ("bad name!", "not a SageMaker endpoint name"),
+        ("sd_1", "not a SageMaker endpoint name"),
+        ("-sd", "not a SageMaker endpoint name"),
+        ("sd-", "not a SageMaker endpoint name"),
+        ("a" * 64, "not a SageMaker endpoint name"),
+        (":2", "not a SageMaker endpoint name"),
+    ],
+)
+def test_bad_endpoint_configuration_is_refused_saying_why(spec: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
         parse_endpoints(spec)
 
 
 def test_endpoint_spec_parsing() -> None:
     assert parse_endpoints(" sd-1 , sd-2:3 ") == (Endpoint("sd-1"), Endpoint("sd-2", 3))
+    assert parse_endpoints("a" * 63 + ",b--c:10") == (Endpoint("a" * 63), Endpoint("b--c", 10))

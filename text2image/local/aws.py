@@ -12,10 +12,11 @@ import boto3
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler
 
+from text2image import manifest
 from text2image.deploy_settings import context_defaults
 from text2image.local import engine
 from text2image.local.events import EventDispatcher
-from text2image.local.lambdas import ACCOUNT, HANDLERS, REGION, LocalLambdaService, function_arn, load_handlers
+from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, load_handlers
 from text2image.paths import STATE_MACHINE
 
 BUCKET = "text2image-local"
@@ -26,11 +27,7 @@ PUBLIC_BASE_URL_PARAMETER = "/text2image/local/public-base-url"
 
 def definition_substitutions() -> dict[str, str]:
     """The local values of the ``${...}`` placeholders CDK fills in on AWS."""
-    return {
-        "PrepareFunctionArn": function_arn("text2image-prepare"),
-        "InvokeEndpointFunctionArn": function_arn("text2image-invoke-endpoint"),
-        "CollectFunctionArn": function_arn("text2image-collect"),
-    }
+    return manifest.definition_substitutions({function.name: function_arn(function.name) for function in manifest.LAMBDAS}, PARTITION)
 
 
 def render_definition(template: str, substitutions: dict[str, str]) -> str:
@@ -129,4 +126,4 @@ class LocalAWS:
         return str(started["executionArn"])
 
 
-__all__ = ["BUCKET", "HANDLERS", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "render_definition"]
+__all__ = ["BUCKET", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "render_definition"]

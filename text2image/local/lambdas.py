@@ -23,21 +23,16 @@ from urllib.parse import unquote
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from text2image.paths import FUNCTIONS
+from text2image.manifest import LAMBDAS
 
+PARTITION = "aws"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-# function name -> "module.handler", the same handler strings CDK deploys.
-HANDLERS = {
-    "text2image-prepare": ("prepare", "prepare.handler"),
-    "text2image-invoke-endpoint": ("invoke_endpoint", "invoke_endpoint.handler"),
-    "text2image-collect": ("collect", "collect.handler"),
-}
 Handler = Callable[[Any, Any], Any]
 
 
 def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+    return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
 @dataclass
@@ -68,8 +63,8 @@ class LambdaContext:
 def add_function_paths() -> None:
     """Make each function folder importable, as the Lambda runtime does with an asset's root.
     Module names are unique across the folders (tests/unit/test_function_assets.py)."""
-    for folder, _ in HANDLERS.values():
-        path = str(FUNCTIONS / folder)
+    for function in LAMBDAS:
+        path = str(function.path)
         if path not in sys.path:
             sys.path.append(path)
 
@@ -85,9 +80,9 @@ def load_handlers() -> dict[str, Handler]:
     at import, as at a cold start, so the environment must be set before this is called."""
     add_function_paths()
     handlers = {}
-    for name, (_, dotted) in HANDLERS.items():
-        module_name, attr = dotted.rsplit(".", 1)
-        handlers[name] = getattr(importlib.import_module(module_name), attr)
+    for function in LAMBDAS:
+        module_name, attr = function.handler.rsplit(".", 1)
+        handlers[function.name] = getattr(importlib.import_module(module_name), attr)
     return handlers
 
 
@@ -112,7 +107,7 @@ def invoke(handler: Handler, function_name: str, payload: Any) -> tuple[int, dic
 
 
 class LocalLambdaService:
-    """Answers ``lambda:Invoke`` for the functions in :data:`HANDLERS`."""
+    """Answers ``lambda:Invoke`` for the functions of the manifest (text2image/manifest.py)."""
 
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
