@@ -90,11 +90,14 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 
     from infra.config import StackConfig as InfraConfig
     from infra.stack import Text2ImageStack
+    from text2image.deploy_settings import cdk_context
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(outdir=str(outdir))
+    # cdk.json's context as `cdk synth` passes it (feature flags too): the template tested is
+    # the template deployed.
+    app = App(outdir=str(outdir), context=cdk_context())
     default = Text2ImageStack(app, "Text2Image", config=InfraConfig.from_context(app.node))
-    created_scope = App(outdir=str(outdir / "created"), context=CREATED_ENDPOINTS)
+    created_scope = App(outdir=str(outdir / "created"), context=cdk_context() | CREATED_ENDPOINTS)
     created = Text2ImageStack(created_scope, "Text2ImageEndpoints", config=InfraConfig.from_context(created_scope.node), env=Environment(region="eu-west-1"))
     for each in (app, created_scope):
         Validations.of(each).add_plugins(AwsSolutionsChecks(each))

@@ -14,7 +14,13 @@ from text2image.paths import ROOT
 PREFIX = "text2image:"
 
 
+def cdk_context() -> dict[str, Any]:
+    """``cdk.json``'s whole context, as ``cdk synth`` passes it: CDK's feature flags and target
+    partitions as well as the text2image settings."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return context
+
+
 def context_defaults() -> dict[str, Any]:
     """``cdk.json``'s text2image context, keys without the prefix."""
-    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return {key.removeprefix(PREFIX): value for key, value in context.items() if key.startswith(PREFIX)}
+    return {key.removeprefix(PREFIX): value for key, value in cdk_context().items() if key.startswith(PREFIX)}

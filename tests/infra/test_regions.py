@@ -3,7 +3,6 @@ saying why, a region the stack cannot work in."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from infra_synth import Synth
 from infra.config import StackConfig
 from infra.powertools import CHINA_ACCOUNTS, COMMERCIAL_ACCOUNT, LAYER_NAME, layer_arn
 from infra.stack import Text2ImageStack
-from text2image.paths import ROOT
+from text2image.deploy_settings import cdk_context
 
 CREATED = {"createEndpoints": "true", "endpointModelDataUrl": "s3://my-models/sd/model.tar.gz"}
 
@@ -22,8 +21,7 @@ CREATED = {"createEndpoints": "true", "endpointModelDataUrl": "s3://my-models/sd
 def cli_app(**context: object) -> App:
     """An app as `cdk synth` builds it: cdk.json's whole context (feature flags and target
     partitions included), then the text2image:* overrides."""
-    base = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return App(context=base | {f"text2image:{key}": value for key, value in context.items()})
+    return App(context=cdk_context() | {f"text2image:{key}": value for key, value in context.items()})
 
 
 def synth_in(region: str | None, **context: object) -> Template:

@@ -1,0 +1,29 @@
+"""The Lambda folders' tests run on the Python the functions deploy on (text2image/manifest.py's
+LAMBDA_PYTHON): `make test-lambda-runtime` builds its environment with it and runs this file
+there too, with only the project and the lambda-test group (no CDK)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from text2image import manifest
+from text2image.paths import ROOT
+
+
+def test_make_test_lambda_runtime_uses_the_manifests_python() -> None:
+    dry_run = subprocess.run(["make", "-n", "test-lambda-runtime"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60).stdout
+    assert "UV_PROJECT_ENVIRONMENT=.venv-lambda" in dry_run and f" --python {manifest.LAMBDA_PYTHON} " in dry_run
+    assert ".venv-lambda/bin/python -m pytest" in dry_run and "tests/unit/test_lambda_runtime.py" in dry_run
+
+
+def test_that_environment_runs_the_manifests_python() -> None:
+    """Run there, this is the interpreter itself; run in the project's environment, it asks
+    the one `make test-lambda-runtime` built (`make test` builds it first)."""
+    python = ROOT / ".venv-lambda" / "bin" / "python"
+    assert python.exists(), "no .venv-lambda: run `make test-lambda-runtime` first"
+    version = subprocess.run([str(python), "-c", "import sys; print(*sys.version_info[:2], sep='.')"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == manifest.LAMBDA_PYTHON
+    if Path(sys.prefix).resolve() == python.parent.parent.resolve():
+        assert f"{sys.version_info.major}.{sys.version_info.minor}" == manifest.LAMBDA_PYTHON
