@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -75,9 +76,12 @@ class Api(Construct):
         throttle_burst: int,
         api_key: bool,
         default_num_images: int,
+        logging: bool,
     ) -> None:
+        """``logging``: execution logs (errors) and access logs, which need the account's API
+        Gateway CloudWatch role; without it a deploy fails ("CloudWatch Logs role ARN must be
+        set in account settings to enable logging")."""
         super().__init__(scope, construct_id)
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY)
         self.api = apigw.RestApi(
             self,
             "RestApi",
@@ -92,23 +96,18 @@ class Api(Construct):
                 throttling_rate_limit=throttle_rate,
                 throttling_burst_limit=throttle_burst,
                 tracing_enabled=True,
-                logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # request bodies hold prompts
                 metrics_enabled=True,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                **(self._logging_options() if logging else {"logging_level": apigw.MethodLoggingLevel.OFF}),
             ),
         )
+        if not logging:
+            reason = (
+                "API Gateway logging is off by choice (text2image:apiLogging=false): the account has no API Gateway CloudWatch role, "
+                "and this stack does not own that account-wide setting."
+            )
+            acknowledge(self.api, "AwsSolutions-APIG1", reason)
+            acknowledge(self.api, "AwsSolutions-APIG6", reason)
         role = iam.Role(self, "StartExecutionRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
         role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
         schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
@@ -205,6 +204,24 @@ class Api(Construct):
             "A public image generator like the original demo; an API key + usage plan is one context flag away (text2image:apiKey).",
         )
         acknowledge(self.api, "AwsSolutions-COG4", "No user pool: see APIG4; callers are anonymous web clients.")
+
+    def _logging_options(self) -> dict[str, Any]:
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY)
+        return {
+            "logging_level": apigw.MethodLoggingLevel.ERROR,
+            "access_log_destination": apigw.LogGroupLogDestination(access_logs),
+            "access_log_format": apigw.AccessLogFormat.json_with_standard_fields(
+                caller=False,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=False,
+            ),
+        }
 
     def set_public_base_url(self, url: str) -> None:
         stage = self.api.deployment_stage.node.default_child

@@ -31,6 +31,7 @@ class StackConfig:
     workflow_log_level: str
     image_retention_days: int
     api_key: bool
+    api_logging: bool  # needs the account's API Gateway CloudWatch role (README, Deploy)
     powertools_layer_version: int
     powertools_layer_arn: str  # overrides the public layer chosen by partition and region (infra/powertools.py)
     create_endpoints: bool
@@ -66,6 +67,7 @@ class StackConfig:
             workflow_log_level=str(get("workflowLogLevel")).upper(),
             image_retention_days=int(get("imageRetentionDays")),
             api_key=_flag(get("apiKey")),
+            api_logging=_flag(get("apiLogging")),
             powertools_layer_version=int(get("powertoolsLayerVersion")),
             powertools_layer_arn=str(get("powertoolsLayerArn")),
             create_endpoints=_flag(get("createEndpoints")),

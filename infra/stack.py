@@ -45,6 +45,7 @@ class Text2ImageStack(Stack):
             throttle_burst=config.throttle_burst,
             api_key=config.api_key,
             default_num_images=config.default_num_images,
+            logging=config.api_logging,
         )
         cdn = Cdn(
             self,

@@ -127,3 +127,22 @@ def test_the_stack_does_not_own_the_accounts_api_gateway_logging_role(stack_reso
     assert "AmazonAPIGatewayPushToCloudWatchLogs" not in json.dumps(managed)
     (stage,) = [r["Properties"] for r in stack_resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
     assert "DestinationArn" in stage["AccessLogSetting"] and stage["MethodSettings"][0]["LoggingLevel"] == "ERROR"
+
+
+def test_api_logging_can_be_turned_off_for_an_account_without_the_role(tmp_path: Any) -> None:
+    """A fresh account has no API Gateway CloudWatch role, and a stage that logs cannot deploy
+    there: text2image:apiLogging=false deploys without API Gateway logs (cdk-nag acknowledged)."""
+    from aws_cdk import App, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from infra.config import StackConfig
+    from infra.stack import Text2ImageStack
+    from text2image.deploy_settings import cdk_context
+
+    app = App(outdir=str(tmp_path), context=cdk_context() | {"text2image:apiLogging": "false"})
+    stack = Text2ImageStack(app, "Text2ImageNoApiLogs", config=StackConfig.from_context(app.node))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    resources = app.synth().get_stack_by_name(stack.stack_name).template["Resources"]  # raises on an unacknowledged finding
+    (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert "AccessLogSetting" not in stage and stage["MethodSettings"][0]["LoggingLevel"] == "OFF"
+    assert not [name for name in resources if name.startswith("ApiAccessLogs")]
