@@ -34,7 +34,8 @@ def test_the_readme_cli_block_works_with_aws_cli_v1_twice(clean_stack: LocalStac
     sfn, machine = clean_stack.aws.sfn, clean_stack.aws.state_machine_arn
 
     def executions() -> list[str]:
-        return [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]]
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+        return [execution["executionArn"] for page in pages for execution in page["executions"]]
 
     before = set(executions())
     env = {**os.environ, "PATH": f"{AWS_CLI.parent}{os.pathsep}{os.environ['PATH']}"}

@@ -35,7 +35,8 @@ def test_a_prompt_file_dropped_under_prompts_starts_a_run(clean_stack: LocalStac
 
 def test_files_elsewhere_in_the_bucket_start_nothing(clean_stack: LocalStack) -> None:
     def executions() -> int:
-        return len(clean_stack.aws.sfn.list_executions(stateMachineArn=clean_stack.aws.state_machine_arn)["executions"])
+        pages = clean_stack.aws.sfn.get_paginator("list_executions").paginate(stateMachineArn=clean_stack.aws.state_machine_arn)
+        return sum(len(page["executions"]) for page in pages)
 
     before, started = keys_under(clean_stack, "requests/"), executions()
     clean_stack.aws.s3.put_object(Bucket=BUCKET, Key="uploads/not-a-prompt.json", Body=b'{"text": "ignored"}')
