@@ -103,3 +103,32 @@ def test_a_refused_body_does_not_leak_into_the_next_request_on_the_connection(cl
         assert second.status == 200 and b"text2image.js" in second.read()
     finally:
         connection.close()
+
+
+def post_chunked(url: str, chunks: list[bytes] | bytes) -> tuple[int, dict[str, object]]:
+    """A POST whose body comes with Transfer-Encoding: chunked (http.client frames a list;
+    bytes are sent as they are, framing included)."""
+    connection = HTTPConnection(urlsplit(url).netloc, timeout=30)
+    try:
+        headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+        if isinstance(chunks, bytes):
+            connection.request("POST", "/text2image", body=chunks, headers=headers)
+        else:
+            connection.request("POST", "/text2image", body=iter(chunks), headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_is_read_as_a_whole(clean_stack: LocalStack) -> None:
+    status, body = post_chunked(clean_stack.gateway.url, [b'{"text": "chun', b'ked", "num_images": 1}'])
+    assert status == 200 and len(body["images"]) == 1  # type: ignore[arg-type]
+
+
+def test_a_chunked_body_over_the_limit_or_malformed_is_refused_naming_the_body(clean_stack: LocalStack) -> None:
+    status, body = post_chunked(clean_stack.gateway.url, [b" " * 40_000, b" " * 40_000])
+    assert (status, body["field"]) == (400, "body") and "the limit is" in str(body["message"])
+    status, body = post_chunked(clean_stack.gateway.url, b"zz\r\n{}\r\n0\r\n\r\n")
+    assert (status, body["field"]) == (400, "body") and "chunked" in str(body["message"])
+    assert clean_stack.endpoints.stats()["sd-local-1"]["invocations"] == 0

@@ -259,17 +259,47 @@ class Gateway(HTTPService):
                 raise AttributeError(name)
 
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES or "Transfer-Encoding" in self.headers:
-                    # Refused or answered unread: the connection closes instead of draining a
-                    # flood, or leaving a body it did not read to be taken for the next request.
-                    self.close_connection = True
-                    body = b""
-                else:
-                    body = self.rfile.read(length)
                 path = urlsplit(self.path).path
                 content_type = self.headers.get("Content-Type", "")
-                self._answer(lambda: gateway.route(self.command, path, body, length, content_type), head=self.command == "HEAD")
+
+                def route() -> tuple[int, Any, dict[str, str]]:
+                    body, length = self._read_body()  # may refuse a malformed body
+                    return gateway.route(self.command, path, body, length, content_type)
+
+                self._answer(route, head=self.command == "HEAD")
+
+            def _read_body(self) -> tuple[bytes, int]:
+                """(body, its size). A body over the limit is left unread and its size told
+                (the route refuses it); the connection then closes instead of draining a flood
+                or leaving unread bytes to be taken for the next request."""
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    return self._read_chunked()
+                declared = self.headers.get("Content-Length") or "0"
+                length = int(declared) if declared.isdigit() else MAX_BODY_BYTES + 1
+                if length > MAX_BODY_BYTES:
+                    self.close_connection = True
+                    return b"", length
+                return self.rfile.read(length), length
+
+            def _read_chunked(self) -> tuple[bytes, int]:
+                chunks: list[bytes] = []
+                size = 0
+                while True:
+                    line = self.rfile.readline(64).split(b";", 1)[0].strip()
+                    chunk_size = int(line, 16) if line and all(c in b"0123456789abcdefABCDEF" for c in line) else -1
+                    if chunk_size < 0:
+                        self.close_connection = True
+                        raise ApiError(400, "ValidationError", "body: the chunked transfer encoding is malformed", field="body")
+                    if size + chunk_size > MAX_BODY_BYTES:
+                        self.close_connection = True
+                        return b"", size + chunk_size
+                    if chunk_size == 0:
+                        while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                            pass
+                        return b"".join(chunks), size
+                    chunks.append(self.rfile.read(chunk_size))
+                    self.rfile.readline(8)  # the CRLF after each chunk
+                    size += chunk_size
 
             def _answer(self, route: Any, head: bool = False) -> None:
                 try:
