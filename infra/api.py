@@ -111,6 +111,8 @@ class Api(Construct):
         role = iam.Role(self, "StartExecutionRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
         role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
         schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
+        # The jobs answer lists one URL per planned image, up to the schema's limit.
+        max_num_images = int(schema["properties"]["num_images"]["maximum"])
         model = apigw.CfnModel(self, "RequestModel", rest_api_id=self.api.rest_api_id, content_type=JSON, name="Text2ImageRequest", schema=schema)
         validator = self.api.add_request_validator("BodyValidator", validate_request_body=True, validate_request_parameters=True)
         request_model = apigw.Model.from_model_name(self, "RequestModelRef", model.ref)
@@ -125,7 +127,7 @@ class Api(Construct):
             ``success`` is the status of a started call (the default integration response).
             Every status an integration response or the answer template can give has its method
             response: API Gateway answers 500 for an integration response without one."""
-            answer_template = answer.read_text(encoding="utf-8")
+            answer_template = answer.read_text(encoding="utf-8").replace("@@MAX_IMAGE_INDEX@@", str(max_num_images - 1))
             integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), started_failed]
             integration = apigw.AwsIntegration(
                 service="states",
@@ -138,8 +140,8 @@ class Api(Construct):
                     integration_responses=integration_responses,
                 ),
             )
-            statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
-            method = resource.add_method(
+            statuses = {response.status_code for response in integration_responses}
+            return resource.add_method(
                 "POST",
                 integration,
                 request_validator=validator,
@@ -147,8 +149,6 @@ class Api(Construct):
                 method_responses=[apigw.MethodResponse(status_code=code) for code in sorted(statuses)],
                 api_key_required=api_key,
             )
-            method.node.add_dependency(model)
-            return method
 
         sync = self.api.root.add_resource("text2image")
         self.method = route(sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")

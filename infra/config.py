@@ -4,6 +4,7 @@ parsed once into a checked model."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from constructs import Node
 
 from text2image.deploy_settings import PREFIX, context_defaults
 from text2image.manifest import PREPARE
+from text2image.paths import REQUEST_SCHEMA
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
@@ -92,8 +94,9 @@ class StackConfig:
             parse_endpoints(self.endpoints)
         except ValueError as exc:
             problems.append(f"endpoints must be SageMaker endpoint names with optional weights, as in 'sd-1:2,sd-2' ({exc})")
-        if not 1 <= self.default_num_images <= 16:
-            problems.append("defaultNumImages must be 1..16")
+        limits = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["num_images"]
+        if not limits["minimum"] <= self.default_num_images <= limits["maximum"]:
+            problems.append(f"defaultNumImages must be {limits['minimum']}..{limits['maximum']} (request.schema.json's num_images)")
         if self.throttle_rate <= 0 or self.throttle_burst < 1:
             problems.append("throttleRate must be > 0 and throttleBurst >= 1")
         if self.log_level not in _LOG_LEVELS:

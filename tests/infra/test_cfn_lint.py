@@ -34,11 +34,6 @@ ACKNOWLEDGED: dict[tuple[str, str], str] = {
     ): "infra/endpoints.py's model.node.add_dependency(role) is how the SageMaker Model waits for the role's DefaultPolicy "
     "(CreateModel checks that the execution role can pull the image and the model data); CDK lists the role itself too.",
     (
-        "W3005",
-        r"ApiRestApitext2image\w*POST\w+",
-    ): "infra/api.py's method.node.add_dependency(model) repeats what the Ref in RequestModels already orders: redundant "
-    "and harmless; remove this entry with that line.",
-    (
         "W3045",
         r"StorageAccessLogs\w+",
     ): "The access-log bucket: CDK grants S3 server-access-log delivery with the canned ACL LogDeliveryWrite unless the "
