@@ -36,8 +36,9 @@ DISALLOWED_METHOD_STATUS = 403
 DISALLOWED_METHOD_ERROR = "Forbidden"
 DISALLOWED_METHOD_MESSAGE = "this distribution is not configured to allow the HTTP request method that was used for this request"
 
-# The two sets CloudFront offers beyond GET+HEAD+OPTIONS: nothing else (TRACE, CONNECT, an
-# unknown name) ever passes it.
+# CloudFront lets through one of three sets of methods per behaviour: GET+HEAD, GET+HEAD+OPTIONS,
+# or all seven below; the behaviours here use the first and the last. Nothing else (TRACE,
+# CONNECT, an unknown name) ever passes it.
 ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
 READ_METHODS = frozenset({"GET", "HEAD"})
 
