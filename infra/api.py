@@ -140,7 +140,7 @@ class Api(Construct):
                     integration_responses=integration_responses,
                 ),
             )
-            statuses = {response.status_code for response in integration_responses}
+            statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
             return resource.add_method(
                 "POST",
                 integration,
