@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support import CORPUS
-from vtl import REQUEST_ID, Velocity
+from vtl import REQUEST_ID, Rendered, Velocity
 
 from text2image.deploy_settings import context_defaults
 from text2image.local.gateway import ERROR_STATUS, execution_error_answer, job_answer
@@ -39,6 +39,16 @@ def started(methods: dict[str, dict[str, Any]], action: str) -> dict[str, Any]:
     responses: list[dict[str, Any]] = [r for r in methods[action]["Integration"]["IntegrationResponses"] if "SelectionPattern" not in r]
     (response,) = responses
     return response
+
+
+def answered_status(method: dict[str, Any], response: dict[str, Any], rendered: Rendered) -> int:
+    """The HTTP status an answer goes out with: the one the template set (responseOverride.status),
+    else the integration response's. Each must have a method response on the route, or API
+    Gateway cannot answer it ("Output mapping refers to an invalid method response": a 500)."""
+    status = rendered.status or int(response["StatusCode"])
+    declared = {int(r["StatusCode"]) for r in method["MethodResponses"]}
+    assert status in declared, (status, declared)
+    return status
 
 
 def express_arn(name: str) -> str:
@@ -91,7 +101,7 @@ def test_a_started_job_answers_202_with_the_local_gateways_answer(
     response = started(methods, "StartExecution")
     execution = {"executionArn": arn(name), "startDate": 1.7e9}
     rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution), stage_variables={"publicBaseUrl": BASE})
-    assert response["StatusCode"] == "202" and rendered.status is None
+    assert answered_status(methods["StartExecution"], response, rendered) == 202
     assert json.loads(rendered.output) == job_answer(BASE, name, count)
 
 
@@ -101,7 +111,7 @@ def test_a_started_job_answers_202_with_the_local_gateways_answer(
 def sync_answer(velocity: Velocity, methods: dict[str, dict[str, Any]], execution: dict[str, Any]) -> tuple[int, Any]:
     response = started(methods, "StartSyncExecution")
     rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution))
-    return rendered.status or int(response["StatusCode"]), json.loads(rendered.output)
+    return answered_status(methods["StartSyncExecution"], response, rendered), json.loads(rendered.output)
 
 
 def lambda_cause(error_body: dict[str, Any], error_type: str) -> str:
