@@ -75,15 +75,16 @@ test-infra: install velocity
 # in text2image/manifest.py), in a second environment from the same uv.lock. uv cannot
 # download interpreters here and pyenv's shims answer only for its active version, so pyenv's
 # folder of that version goes first on PATH where there is one.
-.PHONY: test-lambda-runtime
+.PHONY: lambda-venv test-lambda-runtime
 LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)"$$/\1/p' text2image/manifest.py)
 LAMBDA_PYTHON_PATH = $(shell pyenv prefix "$$(pyenv latest $(LAMBDA_PYTHON) 2>/dev/null)" 2>/dev/null)
 LAMBDA_TESTS := tests/unit/test_handlers.py tests/unit/test_planning.py tests/unit/test_request_validation.py tests/unit/test_model_answer.py \
 	tests/unit/test_function_assets.py tests/unit/test_lambda_runtime.py tests/workflow
-test-lambda-runtime:
+lambda-venv:
 	@test -n "$(LAMBDA_PYTHON)" || { echo "no LAMBDA_PYTHON = \"X.Y\" line in text2image/manifest.py" >&2; exit 1; }
 	PATH="$(if $(LAMBDA_PYTHON_PATH),$(LAMBDA_PYTHON_PATH)/bin:)$$PATH" UV_PROJECT_ENVIRONMENT=.venv-lambda \
 	  $(UV) sync --frozen --python $(LAMBDA_PYTHON) --no-default-groups --group lambda-test
+test-lambda-runtime: lambda-venv
 	.venv-lambda/bin/python -m pytest $(LAMBDA_TESTS)
 
 # The CloudFormation template in cdk.out/, cdk-nag included (fails on any unacknowledged finding).

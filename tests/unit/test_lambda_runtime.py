@@ -1,12 +1,14 @@
 """The Lambda folders' tests run on the Python the functions deploy on (text2image/manifest.py's
-LAMBDA_PYTHON): `make test-lambda-runtime` builds its environment with it and runs this file
-there too, with only the project and the lambda-test group (no CDK)."""
+LAMBDA_PYTHON): `make lambda-venv` builds their environment with it, and `make test-lambda-runtime`
+runs this file there too, with only the project and the lambda-test group (no CDK)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from text2image import manifest
 from text2image.paths import ROOT
@@ -18,12 +20,18 @@ def test_make_test_lambda_runtime_uses_the_manifests_python() -> None:
     assert ".venv-lambda/bin/python -m pytest" in dry_run and "tests/unit/test_lambda_runtime.py" in dry_run
 
 
-def test_that_environment_runs_the_manifests_python() -> None:
+@pytest.fixture(scope="session")
+def lambda_python() -> Path:
+    """The interpreter of .venv-lambda, built by `make lambda-venv` (about a second when it is up
+    to date), so that the test checks what it built, on a clean clone too."""
+    subprocess.run(["make", "lambda-venv"], cwd=ROOT, check=True, timeout=600)
+    return ROOT / ".venv-lambda" / "bin" / "python"
+
+
+def test_that_environment_runs_the_manifests_python(lambda_python: Path) -> None:
     """Run there, this is the interpreter itself; run in the project's environment, it asks
-    the one `make test-lambda-runtime` built (`make test` builds it first)."""
-    python = ROOT / ".venv-lambda" / "bin" / "python"
-    assert python.exists(), "no .venv-lambda: run `make test-lambda-runtime` first"
-    version = subprocess.run([str(python), "-c", "import sys; print(*sys.version_info[:2], sep='.')"], capture_output=True, text=True, check=True)
+    the one `make lambda-venv` built."""
+    version = subprocess.run([str(lambda_python), "-c", "import sys; print(*sys.version_info[:2], sep='.')"], capture_output=True, text=True, check=True)
     assert version.stdout.strip() == manifest.LAMBDA_PYTHON
-    if Path(sys.prefix).resolve() == python.parent.parent.resolve():
+    if Path(sys.prefix).resolve() == lambda_python.parent.parent.resolve():
         assert f"{sys.version_info.major}.{sys.version_info.minor}" == manifest.LAMBDA_PYTHON
