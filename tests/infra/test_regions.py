@@ -3,10 +3,11 @@ saying why, a region the stack cannot work in."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, CfnResource, Environment, Stack
 from aws_cdk.assertions import Template
 from infra_synth import Synth
 
@@ -126,9 +127,22 @@ def test_an_environment_agnostic_stack_looks_the_image_account_up_at_deploy() ->
     assert "af-south-1" not in template["Mappings"]["DlcRepositoryAccountMap"]  # refused there by CloudFormation
 
 
-def test_a_resource_type_the_region_lacks_fails_synth() -> None:
-    """cdk.json turns CDK's CloudFormation Validate findings into errors: CDK's registry data
-    (aws-cdk-lib 2.275) has no SageMaker resource types in me-central-1."""
-    with pytest.raises(RuntimeError, match="Resource type 'AWS::SageMaker::Endpoint' does not exist in 'me-central-1'"):
-        synth_in("me-central-1", **CREATED, endpointImageUri="123456789012.dkr.ecr.me-central-1.amazonaws.com/sd:1")
-    assert synth_in("me-central-1").find_resources("AWS::StepFunctions::StateMachine")
+VALIDATE_FLAG = "@aws-cdk/core:validateAgainstDefaultRules"
+
+
+@pytest.mark.parametrize("enforced", [True, False], ids=["cdk.json", "flag-off"])
+def test_cdk_json_makes_cloudformation_validate_findings_fail_synth(tmp_path: Path, enforced: bool) -> None:
+    """CDK runs CloudFormation Validate on every synth (schemas, resource types, region
+    availability) and only warns unless this flag is true: cdk.json sets it, so a template
+    CloudFormation would refuse fails `cdk synth` instead. Shown with a resource type no
+    CloudFormation has (rule F3006), which does not depend on CDK's regional data."""
+    assert cdk_context()[VALIDATE_FLAG] is True
+    app = App(outdir=str(tmp_path), context=cdk_context() | ({} if enforced else {VALIDATE_FLAG: False}))
+    CfnResource(Stack(app, "Probe", env=Environment(region="us-east-1")), "MadeUp", type="AWS::Text2Image::MadeUp")
+    if enforced:
+        with pytest.raises(RuntimeError, match="ValidationFailed"):
+            app.synth()
+    else:
+        app.synth()  # the same finding, only warned about
+    report = (tmp_path / "validation-report.json").read_text(encoding="utf-8")
+    assert "Unknown resource type 'AWS::Text2Image::MadeUp'" in report
