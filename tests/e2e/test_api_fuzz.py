@@ -126,9 +126,16 @@ def test_a_run_that_made_no_image_is_answered_as_documented(clean_stack: LocalSt
 
 
 def test_a_run_past_the_api_timeout_is_answered_as_documented(drained_stack: LocalStack) -> None:
-    impatient = gateway(drained_stack, GatewayConfig(sync_timeout=0.001, throttle_rate=1000, throttle_burst=1000))
+    """Every endpoint holds each call for its whole invocation limit ("slow"), so no run can end
+    before that limit: a gateway waiting a quarter of it answers 504 whatever this machine's speed.
+    The run goes on after the answer; the module's fixture waits for it to end."""
+    for name in drained_stack.config.endpoint_names:
+        drained_stack.endpoints.set_fault(name, "slow")
+    sync_timeout = drained_stack.config.invocation_limit / 4
+    impatient = gateway(drained_stack, GatewayConfig(sync_timeout=sync_timeout, throttle_rate=1000, throttle_burst=1000))
     try:
         response = sync_case({"text": "slow", "num_images": 1}).call_and_validate(base_url=impatient.url, checks=CONFORMANCE)
     finally:
         impatient.stop()
+        drained_stack.endpoints.clear_faults()
     assert response.status_code == 504
