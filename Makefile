@@ -45,7 +45,8 @@ browser:
 VELOCITY_PACKAGES := velocity libcommons-lang-java libjson-simple-java default-jdk-headless
 velocity:
 	@{ test -f /usr/share/java/velocity.jar && test -f /usr/share/java/commons-lang.jar && \
-	   test -f /usr/share/java/json-simple.jar && command -v javac >/dev/null; } || { \
+	   test -f /usr/share/java/json-simple.jar && test -f /usr/share/java/commons-collections3.jar && \
+	   command -v javac >/dev/null; } || { \
 	  echo "installing Apache Velocity 1.7 and a JDK for the mapping-template tests" >&2; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VELOCITY_PACKAGES) >/dev/null; } || \
 	  { echo "Velocity is missing and could not be installed: run 'apt-get install $(VELOCITY_PACKAGES)' as root" >&2; exit 1; }; }

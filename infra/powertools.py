@@ -4,19 +4,16 @@ Where Powertools publishes it (its docs, getting-started/install.md, "Lambda Lay
 
 - every commercial region, from account 017000801446, with one version number per release
   for every runtime (version 36 carries 3.31.1, the release pinned in pyproject.toml);
-- China: cn-north-1 only, from account 498634801083, with the same version numbers;
-- GovCloud: copies made by a manual workflow in one account per region (us-gov-east-1
-  165087284144, us-gov-west-1 165093116878), numbered on their own: the commercial number
-  names nothing certain there.
+- China (cn-north-1 only) and GovCloud from other accounts, GovCloud with numbers of its own.
 
-Anywhere else synth fails and says how to name a layer (``powertoolsLayerArn``) rather than
-guess one: a guessed ARN fails at CreateFunction, or runs another Powertools than the tests.
-(The stack as a whole works only in the commercial partition: infra/regions.py.)
+The stack works only in the commercial partition (CloudFront with Origin Access Control:
+infra/regions.py refuses the others at synth), so only the commercial account is used.
+Anywhere it publishes nothing, synth fails and says how to name a layer
+(``powertoolsLayerArn``) rather than guess one: a guessed ARN fails at CreateFunction, or runs
+another Powertools than the tests.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from aws_cdk import CfnMapping, Stack, Token
 from aws_cdk.region_info import RegionInfo
@@ -24,20 +21,12 @@ from aws_cdk.region_info import RegionInfo
 from text2image.manifest import LAMBDA_PYTHON
 
 COMMERCIAL_ACCOUNT = "017000801446"
-CHINA_ACCOUNTS = {"cn-north-1": "498634801083"}
 LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-python{LAMBDA_PYTHON.replace('.', '')}-arm64"
-# The context key CDK reads for the partitions an environment-agnostic app may deploy to.
-TARGET_PARTITIONS = "@aws-cdk/core:target-partitions"
 
 
 def layer_account(region: str) -> str | None:
     """The account that publishes the layer in ``region`` with the commercial version numbers."""
-    partition = RegionInfo.get(region).partition
-    if partition == "aws":
-        return COMMERCIAL_ACCOUNT
-    if partition == "aws-cn":
-        return CHINA_ACCOUNTS.get(region)
-    return None
+    return COMMERCIAL_ACCOUNT if RegionInfo.get(region).partition == "aws" else None
 
 
 def layer_arn(stack: Stack, version: int, override: str = "") -> str:
@@ -59,16 +48,8 @@ def layer_arn(stack: Stack, version: int, override: str = "") -> str:
 
 def _deploy_time_account(stack: Stack) -> str:
     """An environment-agnostic stack learns its region at deploy: a mapping holds the account of
-    each region with a layer, in the app's target partitions (cdk.json), as CDK's own regional
-    facts do. In any other region CloudFormation refuses the template before creating anything
+    each region with a layer, as CDK's own regional facts do. In any other region (China,
+    GovCloud) CloudFormation refuses the template before creating anything
     (``Unable to get mapping for PowertoolsLayer::<region>::account``)."""
-    mapping = CfnMapping(stack, "PowertoolsLayer", mapping={region: {"account": account} for region, account in _published(stack)})
-    return mapping.find_in_map(stack.region, "account")
-
-
-def _published(stack: Stack) -> Iterator[tuple[str, str]]:
-    partitions = stack.node.try_get_context(TARGET_PARTITIONS)
-    for info in RegionInfo.regions:
-        account = layer_account(info.name)
-        if account is not None and (partitions is None or info.partition in partitions):
-            yield info.name, account
+    published = {info.name: {"account": account} for info in RegionInfo.regions if (account := layer_account(info.name))}
+    return CfnMapping(stack, "PowertoolsLayer", mapping=published).find_in_map(stack.region, "account")
