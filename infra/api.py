@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,56 @@ def error_template(error: str, message: str) -> dict[str, str]:
     return {JSON: json.dumps({"error": error, "message": message})}
 
 
+# Step Functions refused the call itself: the answer of both routes.
+_START_REFUSED = apigw.IntegrationResponse(
+    status_code="500",
+    selection_pattern=r"[45]\d{2}",
+    response_templates={JSON: json.dumps({"error": "InternalError", "message": "the workflow could not be started"})},
+)
+# Errors API Gateway answers itself, in the same {"error", "message"} shape, by gateway response
+# name: (type, status, error, message). Fixed messages (see error_template): the details API
+# Gateway has cannot be put into JSON safely.
+GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
+    "BadRequestBody": (
+        apigw.ResponseType.BAD_REQUEST_BODY,
+        "400",
+        "ValidationError",
+        "the body does not match the request schema (see /openapi.json for the fields and their limits)",
+    ),
+    "UnsupportedMediaType": (
+        apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE,
+        str(UNSUPPORTED_MEDIA_TYPE_STATUS),
+        "ValidationError",
+        UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+    ),
+    "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
+    "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
+    "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "Timeout", "no answer within 29 s"),
+    # A method or path the API does not declare: 404, as the local gateway answers it.
+    "UndeclaredRoute": (
+        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        str(UNDECLARED_ROUTE_STATUS),
+        UNDECLARED_ROUTE_ERROR,
+        UNDECLARED_ROUTE_MESSAGE,
+    ),
+    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "BadRequest", "API Gateway refused the request ($context.error.responseType)"),
+    "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "InternalError", "API Gateway failed ($context.error.responseType)"),
+}
+
+
+@dataclass(frozen=True)
+class _RouteParts:
+    """What both POST routes share: one role, one request model and validator, one request template's values."""
+
+    role: iam.IRole
+    validator: apigw.IRequestValidator
+    model: apigw.IModel
+    state_machine_arn: str
+    default_num_images: int
+    max_num_images: int
+    api_key_required: bool
+
+
 class Api(Construct):
     def __init__(
         self,
@@ -82,7 +133,18 @@ class Api(Construct):
         Gateway CloudWatch role; without it a deploy fails ("CloudWatch Logs role ARN must be
         set in account settings to enable logging")."""
         super().__init__(scope, construct_id)
-        self.api = apigw.RestApi(
+        self.api = self._build_rest_api(throttle_rate, throttle_burst, logging)
+        parts = self._build_route_parts(state_machine, default_num_images, api_key)
+        sync = self.api.root.add_resource("text2image")
+        self.method = self._build_route(parts, sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
+        self.jobs_method = self._build_route(parts, sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
+        self._build_gateway_responses()
+        if api_key:
+            self.api_key_id = self._build_api_key(throttle_rate, throttle_burst)
+        self._acknowledge_findings(logging)
+
+    def _build_rest_api(self, throttle_rate: float, throttle_burst: int, logging: bool) -> apigw.RestApi:
+        return apigw.RestApi(
             self,
             "RestApi",
             description="text2image: POST /text2image (synchronous) and /text2image/jobs (asynchronous) start the Express workflow",
@@ -101,6 +163,69 @@ class Api(Construct):
                 **(self._logging_options() if logging else {"logging_level": apigw.MethodLoggingLevel.OFF}),
             ),
         )
+
+    def _build_route_parts(self, state_machine: sfn.IStateMachine, default_num_images: int, api_key: bool) -> _RouteParts:
+        role = self._build_start_execution_role(state_machine)
+        schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
+        model = apigw.CfnModel(self, "RequestModel", rest_api_id=self.api.rest_api_id, content_type=JSON, name="Text2ImageRequest", schema=schema)
+        return _RouteParts(
+            role=role,
+            validator=self.api.add_request_validator("BodyValidator", validate_request_body=True, validate_request_parameters=True),
+            model=apigw.Model.from_model_name(self, "RequestModelRef", model.ref),
+            state_machine_arn=state_machine.state_machine_arn,
+            default_num_images=default_num_images,
+            # The jobs answer lists one URL per planned image, up to the schema's limit.
+            max_num_images=int(schema["properties"]["num_images"]["maximum"]),
+            api_key_required=api_key,
+        )
+
+    def _build_start_execution_role(self, state_machine: sfn.IStateMachine) -> iam.Role:
+        role = iam.Role(self, "StartExecutionRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
+        role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
+        return role
+
+    def _build_route(self, parts: _RouteParts, resource: apigw.IResource, action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
+        """One POST route: the same model, validator, request template and role for both.
+        ``success`` is the status of a started call (the default integration response).
+        Every status an integration response or the answer template can give has its method
+        response: API Gateway answers 500 for an integration response without one."""
+        answer_template = answer.read_text(encoding="utf-8").replace("@@MAX_IMAGE_INDEX@@", str(parts.max_num_images - 1))
+        integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), _START_REFUSED]
+        integration = apigw.AwsIntegration(
+            service="states",
+            action=action,
+            integration_http_method="POST",
+            options=apigw.IntegrationOptions(
+                credentials_role=parts.role,
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
+                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images)},
+                integration_responses=integration_responses,
+            ),
+        )
+        statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
+        return resource.add_method(
+            "POST",
+            integration,
+            request_validator=parts.validator,
+            request_models={JSON: parts.model},
+            method_responses=[apigw.MethodResponse(status_code=code) for code in sorted(statuses)],
+            api_key_required=parts.api_key_required,
+        )
+
+    def _build_gateway_responses(self) -> None:
+        for name, (response_type, status, error, message) in GATEWAY_ERRORS.items():
+            headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
+            self.api.add_gateway_response(name, type=response_type, status_code=status, templates=error_template(error, message), response_headers=headers)
+
+    def _build_api_key(self, throttle_rate: float, throttle_burst: int) -> str:
+        """A key and a usage plan at the stage's limits; the key's id (its value stays in API Gateway)."""
+        key = self.api.add_api_key("ApiKey", description="text2image clients")
+        plan = self.api.add_usage_plan("UsagePlan", throttle=apigw.ThrottleSettings(rate_limit=throttle_rate, burst_limit=throttle_burst))
+        plan.add_api_key(key)
+        plan.add_api_stage(stage=self.api.deployment_stage)
+        return key.key_id
+
+    def _acknowledge_findings(self, logging: bool) -> None:
         if not logging:
             reason = (
                 "API Gateway logging is off by choice (text2image:apiLogging=false): the account has no API Gateway CloudWatch role, "
@@ -108,91 +233,6 @@ class Api(Construct):
             )
             acknowledge(self.api, "AwsSolutions-APIG1", reason)
             acknowledge(self.api, "AwsSolutions-APIG6", reason)
-        role = iam.Role(self, "StartExecutionRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
-        role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
-        schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
-        # The jobs answer lists one URL per planned image, up to the schema's limit.
-        max_num_images = int(schema["properties"]["num_images"]["maximum"])
-        model = apigw.CfnModel(self, "RequestModel", rest_api_id=self.api.rest_api_id, content_type=JSON, name="Text2ImageRequest", schema=schema)
-        validator = self.api.add_request_validator("BodyValidator", validate_request_body=True, validate_request_parameters=True)
-        request_model = apigw.Model.from_model_name(self, "RequestModelRef", model.ref)
-        started_failed = apigw.IntegrationResponse(
-            status_code="500",
-            selection_pattern=r"[45]\d{2}",  # Step Functions refused the call itself
-            response_templates={JSON: json.dumps({"error": "InternalError", "message": "the workflow could not be started"})},
-        )
-
-        def route(resource: apigw.IResource, action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
-            """One POST route: the same model, validator, request template and role for both.
-            ``success`` is the status of a started call (the default integration response).
-            Every status an integration response or the answer template can give has its method
-            response: API Gateway answers 500 for an integration response without one."""
-            answer_template = answer.read_text(encoding="utf-8").replace("@@MAX_IMAGE_INDEX@@", str(max_num_images - 1))
-            integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), started_failed]
-            integration = apigw.AwsIntegration(
-                service="states",
-                action=action,
-                integration_http_method="POST",
-                options=apigw.IntegrationOptions(
-                    credentials_role=role,
-                    passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                    request_templates={JSON: request_template(state_machine.state_machine_arn, execution_name, default_num_images)},
-                    integration_responses=integration_responses,
-                ),
-            )
-            statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
-            return resource.add_method(
-                "POST",
-                integration,
-                request_validator=validator,
-                request_models={JSON: request_model},
-                method_responses=[apigw.MethodResponse(status_code=code) for code in sorted(statuses)],
-                api_key_required=api_key,
-            )
-
-        sync = self.api.root.add_resource("text2image")
-        self.method = route(sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
-        self.jobs_method = route(sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
-
-        # Errors API Gateway answers itself, in the same {"error", "message"} shape. Fixed messages
-        # (see error_template): the details API Gateway has cannot be put into JSON safely.
-        gateway_errors = {
-            "BadRequestBody": (
-                apigw.ResponseType.BAD_REQUEST_BODY,
-                "400",
-                "ValidationError",
-                "the body does not match the request schema (see /openapi.json for the fields and their limits)",
-            ),
-            "UnsupportedMediaType": (
-                apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE,
-                str(UNSUPPORTED_MEDIA_TYPE_STATUS),
-                "ValidationError",
-                UNSUPPORTED_MEDIA_TYPE_MESSAGE,
-            ),
-            "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
-            "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
-            "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "Timeout", "no answer within 29 s"),
-            # A method or path the API does not declare: 404, as the local gateway answers it.
-            "UndeclaredRoute": (
-                apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-                str(UNDECLARED_ROUTE_STATUS),
-                UNDECLARED_ROUTE_ERROR,
-                UNDECLARED_ROUTE_MESSAGE,
-            ),
-            "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, "BadRequest", "API Gateway refused the request ($context.error.responseType)"),
-            "Default5xx": (apigw.ResponseType.DEFAULT_5_XX, None, "InternalError", "API Gateway failed ($context.error.responseType)"),
-        }
-        for name, (response_type, status, error, message) in gateway_errors.items():
-            headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
-            self.api.add_gateway_response(name, type=response_type, status_code=status, templates=error_template(error, message), response_headers=headers)
-
-        if api_key:
-            key = self.api.add_api_key("ApiKey", description="text2image clients")
-            plan = self.api.add_usage_plan("UsagePlan", throttle=apigw.ThrottleSettings(rate_limit=throttle_rate, burst_limit=throttle_burst))
-            plan.add_api_key(key)
-            plan.add_api_stage(stage=self.api.deployment_stage)
-            self.api_key_id = key.key_id
-
         acknowledge(
             self.api,
             "AwsSolutions-APIG3",
