@@ -25,6 +25,23 @@ from text2image.site import DEFAULT_PAGE, GENERATED, invalidation_paths
 ALLOWED_METHODS = {ALL_METHODS: cloudfront.AllowedMethods.ALLOW_ALL, READ_METHODS: cloudfront.AllowedMethods.ALLOW_GET_HEAD}
 
 
+def behavior_options(behavior: Behavior) -> dict[str, Any]:
+    """A behaviour of text2image/routes.py as CloudFront behaviour options (all but the origin)."""
+    found: dict[str, Any] = {
+        "allowed_methods": ALLOWED_METHODS[behavior.methods],
+        "cache_policy": cloudfront.CachePolicy.CACHING_OPTIMIZED if behavior.cached else cloudfront.CachePolicy.CACHING_DISABLED,
+        "response_headers_policy": cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        # A redirect would lose a POST's body: the API refuses plain HTTP instead.
+        "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.HTTPS_ONLY
+        if behavior.origin is Origin.API
+        else cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+    }
+    if behavior.origin is Origin.API:
+        # API Gateway routes on its own Host name: the viewer's must not reach it.
+        found["origin_request_policy"] = cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+    return found
+
+
 class Cdn(Construct):
     def __init__(
         self,
@@ -38,6 +55,15 @@ class Cdn(Construct):
         public_base_url_parameter: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        origin_of = self._build_origins(bucket, api, api_stage)
+        self.distribution = self._build_distribution(origin_of, logs_bucket)
+        self._build_list_bucket_grant(bucket)
+        self.url = f"https://{self.distribution.distribution_domain_name}"
+        self.public_base_url = self._build_public_base_url(public_base_url_parameter)
+        self._build_site_deployment(bucket)
+        self._acknowledge_findings()
+
+    def _build_origins(self, bucket: s3.IBucket, api: apigw.RestApi, api_stage: str) -> dict[Origin, cloudfront.IOrigin]:
         site = origins.S3BucketOrigin.with_origin_access_control(bucket, origin_path="/" + SITE_PREFIX.rstrip("/"))
         objects = origins.S3BucketOrigin.with_origin_access_control(bucket)
         # The API's regional domain and stage path, built from the REST API's id alone: unlike
@@ -51,25 +77,10 @@ class Cdn(Construct):
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
             read_timeout=Duration.seconds(30),
         )
-        origin_of: dict[Origin, cloudfront.IOrigin] = {Origin.API: api_origin, Origin.SITE: site, Origin.OBJECTS: objects}
+        return {Origin.API: api_origin, Origin.SITE: site, Origin.OBJECTS: objects}
 
-        def options(behavior: Behavior) -> dict[str, Any]:
-            """A behaviour of text2image/routes.py as CloudFront behaviour options."""
-            found: dict[str, Any] = {
-                "allowed_methods": ALLOWED_METHODS[behavior.methods],
-                "cache_policy": cloudfront.CachePolicy.CACHING_OPTIMIZED if behavior.cached else cloudfront.CachePolicy.CACHING_DISABLED,
-                "response_headers_policy": cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
-                # A redirect would lose a POST's body: the API refuses plain HTTP instead.
-                "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.HTTPS_ONLY
-                if behavior.origin is Origin.API
-                else cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-            }
-            if behavior.origin is Origin.API:
-                # API Gateway routes on its own Host name: the viewer's must not reach it.
-                found["origin_request_policy"] = cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
-            return found
-
-        self.distribution = cloudfront.Distribution(
+    def _build_distribution(self, origin_of: dict[Origin, cloudfront.IOrigin], logs_bucket: s3.IBucket) -> cloudfront.Distribution:
+        distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="text2image: page, images, manifests and API",
@@ -78,7 +89,7 @@ class Cdn(Construct):
             enable_logging=True,
             log_bucket=logs_bucket,
             log_file_prefix="cloudfront/",
-            default_behavior=cloudfront.BehaviorOptions(origin=origin_of[DEFAULT_BEHAVIOR.origin], **options(DEFAULT_BEHAVIOR)),
+            default_behavior=cloudfront.BehaviorOptions(origin=origin_of[DEFAULT_BEHAVIOR.origin], **behavior_options(DEFAULT_BEHAVIOR)),
             # "Not there yet" must not be cached: a job's images and manifest appear later.
             error_responses=[
                 cloudfront.ErrorResponse(http_status=403, ttl=Duration.seconds(0)),
@@ -87,9 +98,13 @@ class Cdn(Construct):
         )
         # One at a time, in the declaration's order: CloudFront applies the first that matches.
         for behavior in BEHAVIORS:
-            self.distribution.add_behavior(behavior.path_pattern, origin_of[behavior.origin], **options(behavior))
-        # With ListBucket, S3 answers a missing key with 404 instead of 403: a client polling
-        # a job's status_url or a planned image URL is told "not there yet", as documented.
+            distribution.add_behavior(behavior.path_pattern, origin_of[behavior.origin], **behavior_options(behavior))
+        return distribution
+
+    def _build_list_bucket_grant(self, bucket: s3.IBucket) -> None:
+        """With ListBucket, S3 answers a missing key with 404 instead of 403: a client polling
+        a job's status_url or a planned image URL is told "not there yet", as documented."""
+        stack = Stack.of(self)
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudFrontTellsMissingObjects",
@@ -101,15 +116,18 @@ class Cdn(Construct):
                 },
             )
         )
-        self.url = f"https://{self.distribution.distribution_domain_name}"
+
+    def _build_public_base_url(self, parameter_name: str) -> ssm.StringParameter:
         # Read by the collector at run time (see functions/collect/collect.py for why).
-        self.public_base_url = ssm.StringParameter(
+        return ssm.StringParameter(
             self,
             "PublicBaseUrl",
-            parameter_name=public_base_url_parameter,
+            parameter_name=parameter_name,
             string_value=self.url,
             description="text2image: base URL of the images (the CloudFront distribution)",
         )
+
+    def _build_site_deployment(self, bucket: s3.IBucket) -> None:
         s3deploy.BucketDeployment(
             self,
             "Site",
@@ -122,6 +140,8 @@ class Cdn(Construct):
             # Every file it uploads (scripts and styles too, or they stay stale for a day).
             distribution_paths=invalidation_paths(),
         )
+
+    def _acknowledge_findings(self) -> None:
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR1",
