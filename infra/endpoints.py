@@ -71,6 +71,16 @@ class Endpoints(Construct):
         self.names = config.endpoint_names
         if not config.create_endpoints:
             return
+        role = self._build_model_role(config)
+        model = self._build_model(role, config)
+        for name in self.names:
+            endpoint_config = self._build_endpoint_config(name, model, config)
+            endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+            self._build_autoscaling(name, endpoint, config)
+        self._acknowledge_findings(role, model)
+
+    def _build_model_role(self, config: StackConfig) -> iam.Role:
+        """The model's execution role: its model data, the image, its logs and metrics."""
         stack = Stack.of(self)
         role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[s3_object_arn(stack, config.endpoint_model_data_url)]))
@@ -93,52 +103,62 @@ class Endpoints(Construct):
                 actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}}
             )
         )
+        return role
+
+    def _build_model(self, role: iam.Role, config: StackConfig) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri(stack, config), model_data_url=config.endpoint_model_data_url, environment=container_environment(config)
+                image=image_uri(Stack.of(self), config), model_data_url=config.endpoint_model_data_url, environment=container_environment(config)
             ),
         )
         model.node.add_dependency(role)
-        for name in self.names:
-            endpoint_config = sagemaker.CfnEndpointConfig(
-                self,
-                f"{name}-config",
-                production_variants=[
-                    sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                        variant_name=VARIANT,
-                        model_name=model.attr_model_name,
-                        instance_type=config.endpoint_instance_type,
-                        initial_instance_count=config.endpoint_instance_count,
-                        initial_variant_weight=1,
-                        container_startup_health_check_timeout_in_seconds=STARTUP_SECONDS,
-                        model_data_download_timeout_in_seconds=DOWNLOAD_SECONDS,
-                    )
-                ],
-            )
-            endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
-            target = autoscaling.ScalableTarget(
-                self,
-                f"{name}-scaling",
-                service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
-                resource_id=f"endpoint/{name}/variant/{VARIANT}",
-                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-                min_capacity=config.endpoint_instance_count,
-                max_capacity=config.endpoint_max_instances,
-            )
-            target.node.add_dependency(endpoint)
-            target.scale_to_track_metric(
-                f"{name}-invocations",
-                predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-                target_value=config.endpoint_target_invocations_per_instance,
-            )
-            acknowledge(
-                endpoint_config,
-                "AwsSolutions-SM3",
-                "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
-            )
+        return model
+
+    def _build_endpoint_config(self, name: str, model: sagemaker.CfnModel, config: StackConfig) -> sagemaker.CfnEndpointConfig:
+        endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            f"{name}-config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    model_name=model.attr_model_name,
+                    instance_type=config.endpoint_instance_type,
+                    initial_instance_count=config.endpoint_instance_count,
+                    initial_variant_weight=1,
+                    container_startup_health_check_timeout_in_seconds=STARTUP_SECONDS,
+                    model_data_download_timeout_in_seconds=DOWNLOAD_SECONDS,
+                )
+            ],
+        )
+        acknowledge(
+            endpoint_config,
+            "AwsSolutions-SM3",
+            "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
+        )
+        return endpoint_config
+
+    def _build_autoscaling(self, name: str, endpoint: sagemaker.CfnEndpoint, config: StackConfig) -> None:
+        """The variant's instance count follows the invocations per instance."""
+        target = autoscaling.ScalableTarget(
+            self,
+            f"{name}-scaling",
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{name}/variant/{VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=config.endpoint_instance_count,
+            max_capacity=config.endpoint_max_instances,
+        )
+        target.node.add_dependency(endpoint)
+        target.scale_to_track_metric(
+            f"{name}-invocations",
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            target_value=config.endpoint_target_invocations_per_instance,
+        )
+
+    def _acknowledge_findings(self, role: iam.Role, model: sagemaker.CfnModel) -> None:
         acknowledge(
             model,
             "AwsSolutions-SM1",
@@ -151,6 +171,6 @@ class Endpoints(Construct):
         )
         acknowledge(
             role,
-            as_nag_prints(stack, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*]"),
+            as_nag_prints(Stack.of(self), "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*]"),
             "SageMaker names each endpoint's log group itself, under /aws/sagemaker/Endpoints/.",
         )
