@@ -38,33 +38,39 @@ class Functions(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
         }
-
-        def function(spec: LambdaFunction, env: dict[str, str]) -> lambda_.Function:
-            log_group = logs.LogGroup(self, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
-            # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
-            role = iam.Role(self, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-            role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
-            return lambda_.Function(
-                self,
-                spec.folder,
-                runtime=RUNTIME,
-                architecture=lambda_.Architecture.ARM_64,
-                code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
-                handler=spec.handler,
-                layers=[layer],
-                memory_size=spec.memory_mb,
-                timeout=Duration.seconds(spec.timeout_seconds),
-                tracing=lambda_.Tracing.ACTIVE,
-                log_group=log_group,
-                role=role,
-                environment={**common_env, **env},
-            )
-
-        self.prepare = function(PREPARE, {"ENDPOINT_NAMES": config.endpoints, "DEFAULT_NUM_IMAGES": str(config.default_num_images)})
-        self.invoke_endpoint = function(INVOKE_ENDPOINT, {"ENDPOINT_READ_TIMEOUT": "70"})
-        self.collect = function(COLLECT, {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
+        self.prepare = self._build_function(
+            PREPARE, layer, common_env | {"ENDPOINT_NAMES": config.endpoints, "DEFAULT_NUM_IMAGES": str(config.default_num_images)}
+        )
+        self.invoke_endpoint = self._build_function(INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
+        self.collect = self._build_function(COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
         self.all = (self.prepare, self.invoke_endpoint, self.collect)
+        self._build_permissions(config, bucket, public_base_url_parameter)
+        self._acknowledge_findings()
 
+    def _build_function(self, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> lambda_.Function:
+        log_group = logs.LogGroup(self, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
+        role = iam.Role(self, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
+        return lambda_.Function(
+            self,
+            spec.folder,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
+            handler=spec.handler,
+            layers=[layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=environment,
+        )
+
+    def _build_permissions(self, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
+        """What each function touches beyond its own logs: its key prefix of the bucket, the endpoints, the URL parameter."""
+        stack = Stack.of(self)
         self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(PROMPTS_PREFIX + "*")]))
         self.invoke_endpoint.add_to_role_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn(stack, name) for name in config.endpoint_names])
@@ -77,6 +83,8 @@ class Functions(Construct):
                 resources=[stack.format_arn(service="ssm", resource="parameter", resource_name=public_base_url_parameter.lstrip("/"))],
             )
         )
+
+    def _acknowledge_findings(self) -> None:
         prefix_reason = "Objects under one key prefix of this stack's bucket; the keys carry request ids not known in advance."
         for fn, finding, what in (
             (self.prepare, "prompts/*", "Read prompt files only. "),
