@@ -139,8 +139,7 @@ class Api(Construct):
         self.method = self._build_route(parts, sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
         self.jobs_method = self._build_route(parts, sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
         self._build_gateway_responses()
-        if api_key:
-            self.api_key_id = self._build_api_key(throttle_rate, throttle_burst)
+        self.api_key_id = self._build_api_key(throttle_rate, throttle_burst) if api_key else None
         self._acknowledge_findings(logging)
 
     def _build_rest_api(self, throttle_rate: float, throttle_burst: int, logging: bool) -> apigw.RestApi:

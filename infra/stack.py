@@ -62,7 +62,9 @@ class Text2ImageStack(Stack):
         api.set_public_base_url(cdn.url)
         Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
         acknowledge_cdk_helpers(self)
+        self._build_outputs(cdn, api, workflow, storage)
 
+    def _build_outputs(self, cdn: Cdn, api: Api, workflow: Workflow, storage: Storage) -> None:
         CfnOutput(self, "WebUrl", value=f"{cdn.url}/", description="the page")
         CfnOutput(self, "ApiUrl", value=f"{cdn.url}/text2image", description="POST requests here (through CloudFront)")
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
@@ -72,7 +74,7 @@ class Text2ImageStack(Stack):
             "CurlExample",
             value=f"curl -s -X POST {cdn.url}/text2image -H 'Content-Type: application/json' -d '{{\"text\":\"A flower, fantasy, happy\"}}'",
         )
-        if config.api_key:
+        if api.api_key_id is not None:
             CfnOutput(self, "ApiKeyId", value=api.api_key_id, description="aws apigateway get-api-key --include-value --api-key <id>")
 
 
