@@ -12,6 +12,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # (here and in the processes they start) fails instead of silently downloading.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 from text2image.local.gateway import GatewayConfig
 from text2image.local.lambdas import add_function_paths
 from text2image.local.stack import LocalStack, StackConfig
+from text2image.manifest import LAMBDAS
 
 add_function_paths()  # the pure modules of the Lambda folders are importable by name
 
@@ -47,6 +49,25 @@ def tiny_pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from text2image.tiny_pipeline import build_tiny_pipeline
 
     return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd"))
+
+
+def forget_cold_starts() -> None:
+    """Empty the handlers' cached settings and clients: their next use reads the environment
+    anew, as in a new container."""
+    handler_modules = (sys.modules.get(function.handler.split(".")[0]) for function in LAMBDAS)
+    for module in filter(None, handler_modules):  # one not imported yet holds nothing
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+@pytest.fixture
+def cold_start() -> Iterator[None]:
+    """A cold start for each handler at its next use, and again after the test, so that what
+    the test set in the environment stays with it."""
+    forget_cold_starts()
+    yield
+    forget_cold_starts()
 
 
 @pytest.fixture

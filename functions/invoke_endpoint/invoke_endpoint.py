@@ -1,10 +1,8 @@
 """InvokeEndpoint Lambda: one image, one SageMaker call, one JPEG in S3.
 
-Input: one image of the plan (``request_id, index, endpoint, seed, key, prompt,
-negative_prompt, width, height, num_inference_steps, guidance_scale``).
-Output: ``{"index", "key", "seed", "endpoint", "seconds"}``.
+Input: one image of the plan (:class:`WorkItem`). Output: :class:`ImageResult`.
 
-Failures are raised as errors the workflow can tell apart:
+Failures are raised as errors the workflow can tell apart (invocation_errors.py):
 ``EndpointBusy`` (throttled, not ready, unavailable, internal: retried by the workflow),
 ``ModelError`` (the model failed on this input), ``EndpointRejected`` (SageMaker refused
 the call: wrong name, bad parameters), ``EndpointTimeout`` (no answer within the read
@@ -17,7 +15,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
@@ -27,29 +26,38 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from model_answer import InvalidModelResponse, image_from_answer, model_error_message
+from invocation_errors import EndpointBusy, EndpointRejected, EndpointTimeout, ImageWriteFailed, ModelError, endpoint_failure
+from model_answer import InvalidModelResponse, image_from_answer
 
-BUSY_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"})
-
-
-class EndpointBusy(Exception):
-    """Transient: the workflow retries with backoff and jitter."""
-
-
-class ModelError(Exception):
-    """The model container failed on this request (SageMaker 424)."""
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 
-class EndpointRejected(Exception):
-    """SageMaker refused the call (400 ValidationError: unknown endpoint, bad parameters)."""
+class WorkItem(TypedDict):
+    """One image of the plan, as Prepare's planning.py builds it."""
+
+    request_id: str
+    index: int
+    endpoint: str
+    seed: int
+    key: str
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_inference_steps: int
+    guidance_scale: float
 
 
-class EndpointTimeout(Exception):
-    """No answer within the read timeout."""
+class ImageResult(TypedDict):
+    """A stored image, for Collect."""
 
-
-class ImageWriteFailed(Exception):
-    """The image was made but could not be stored."""
+    index: int
+    key: str
+    seed: int
+    endpoint: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -64,18 +72,29 @@ class Settings:
         return cls(bucket=os.environ["BUCKET_NAME"], read_timeout=float(os.environ.get("ENDPOINT_READ_TIMEOUT", "70")))
 
 
-SETTINGS = Settings.from_env()
+@cache
+def get_settings() -> Settings:
+    """Parsed once per container, on first use: importing the module needs no environment."""
+    return Settings.from_env()
+
+
+@cache
+def s3_client() -> S3Client:
+    return boto3.client("s3")
+
+
+@cache
+def sagemaker_client() -> SageMakerRuntimeClient:
+    # Retries belong to the workflow (visible, with backoff and jitter), not to botocore.
+    config = Config(read_timeout=get_settings().read_timeout, connect_timeout=5, retries={"total_max_attempts": 1})
+    return boto3.client("sagemaker-runtime", config=config)
+
+
 logger = Logger()
 tracer = Tracer()
-s3 = boto3.client("s3")
-# Retries belong to the workflow (visible, with backoff and jitter), not to botocore.
-sagemaker = boto3.client(
-    "sagemaker-runtime",
-    config=Config(read_timeout=SETTINGS.read_timeout, connect_timeout=5, retries={"total_max_attempts": 1}),
-)
 
 
-def endpoint_payload(image: dict[str, Any]) -> dict[str, Any]:
+def endpoint_payload(image: WorkItem) -> dict[str, Any]:
     """The JumpStart Stable Diffusion request for one image."""
     return {
         "prompt": image["prompt"],
@@ -90,9 +109,9 @@ def endpoint_payload(image: dict[str, Any]) -> dict[str, Any]:
 
 
 @tracer.capture_method
-def call_endpoint(image: dict[str, Any]) -> bytes:
+def call_endpoint(image: WorkItem) -> bytes:
     try:
-        response = sagemaker.invoke_endpoint(
+        response = sagemaker_client().invoke_endpoint(
             EndpointName=image["endpoint"],
             ContentType="application/json",
             Accept="application/json;jpeg",
@@ -100,27 +119,18 @@ def call_endpoint(image: dict[str, Any]) -> bytes:
         )
         body: bytes = response["Body"].read()
         return body
-    except ClientError as exc:
-        code, message = exc.response["Error"].get("Code", ""), exc.response["Error"].get("Message", "")
-        if code in BUSY_CODES:
-            raise EndpointBusy(f"{code}: {message}") from None
-        if code == "ModelError":
-            raise ModelError(model_error_message(exc.response)) from None
-        raise EndpointRejected(f"{code}: {message}") from None
-    except ReadTimeoutError:
-        raise EndpointTimeout(f"no answer within {SETTINGS.read_timeout:g} s") from None
-    except BotoConnectionError as exc:
-        raise EndpointBusy(f"connection failed: {exc}") from None
+    except (ClientError, ReadTimeoutError, BotoConnectionError) as exc:
+        raise endpoint_failure(exc, get_settings().read_timeout) from None
 
 
 @tracer.capture_method
-def store_image(image: dict[str, Any], jpeg: bytes, seconds: float) -> None:
+def store_image(image: WorkItem, jpeg: bytes, seconds: float) -> None:
     """Write the JPEG with what a page shows under it as object metadata, so a client polling
     the planned URL learns it the moment the image exists."""
     metadata = {"endpoint": image["endpoint"], "seed": str(image["seed"]), "seconds": f"{seconds:.3f}", "index": str(image["index"])}
     key = image["key"]
     try:
-        s3.put_object(Bucket=SETTINGS.bucket, Key=key, Body=jpeg, ContentType="image/jpeg", Metadata=metadata)
+        s3_client().put_object(Bucket=get_settings().bucket, Key=key, Body=jpeg, ContentType="image/jpeg", Metadata=metadata)
     except (ClientError, BotoCoreError) as exc:
         raise ImageWriteFailed(f"could not write {key}: {exc}") from None
 
@@ -135,7 +145,7 @@ def emit_metric(name: str, unit: MetricUnit, value: float, endpoint: str) -> Non
 
 @logger.inject_lambda_context(correlation_id_path="request_id")
 @tracer.capture_lambda_handler
-def handler(image: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(image: WorkItem, context: LambdaContext) -> ImageResult:
     logger.append_keys(index=image["index"], endpoint=image["endpoint"])
     started = time.perf_counter()
     try:

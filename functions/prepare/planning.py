@@ -10,13 +10,55 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 SEED_SPACE = 2**32
-GENERATION_FIELDS = ("negative_prompt", "width", "height", "num_inference_steps", "guidance_scale")
 # SageMaker's EndpointName pattern (1 to 63 characters).
 ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 WEIGHT = re.compile(r"[1-9][0-9]*")
+
+
+class Request(TypedDict):
+    """A request that passed request.schema.json, its defaults filled in (tests/unit/test_workflow_state.py
+    holds the two together); ``seed`` is absent until :func:`plan` derives it."""
+
+    text: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_images: int
+    num_inference_steps: int
+    guidance_scale: float
+    seed: NotRequired[int]
+
+
+class WorkItem(TypedDict):
+    """One image to make: InvokeEndpoint's input, as the workflow hands it over."""
+
+    request_id: str
+    index: int
+    endpoint: str
+    seed: int
+    key: str
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_inference_steps: int
+    guidance_scale: float
+
+
+class Lane(TypedDict):
+    """One endpoint's images, made one after another."""
+
+    endpoint: str
+    images: list[WorkItem]
+
+
+class Plan(TypedDict):
+    request_id: str
+    request: Request  # seed filled in
+    lanes: list[Lane]
 
 
 @dataclass(frozen=True)
@@ -71,27 +113,32 @@ def assign(count: int, endpoints: tuple[Endpoint, ...]) -> list[str]:
 
 
 def image_key(request_id: str, index: int) -> str:
+    """Where image ``index`` of a request is written: the one place the image key layout is built."""
     return f"images/{request_id}/{index}.jpeg"
 
 
-def plan(request: dict[str, Any], request_id: str, endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
+def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...]) -> Plan:
     """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes."""
-    request = {**request, "seed": request.get("seed", default_seed(request_id))}
-    lanes: dict[str, list[dict[str, Any]]] = {}
+    seed = request.get("seed", default_seed(request_id))
+    lanes: dict[str, list[WorkItem]] = {}
     for index, endpoint in enumerate(assign(request["num_images"], endpoints)):
         lanes.setdefault(endpoint, []).append(
             {
                 "request_id": request_id,
                 "index": index,
                 "endpoint": endpoint,
-                "seed": (request["seed"] + index) % SEED_SPACE,
+                "seed": (seed + index) % SEED_SPACE,
                 "key": image_key(request_id, index),
                 "prompt": request["text"],
-                **{field: request[field] for field in GENERATION_FIELDS},
+                "negative_prompt": request["negative_prompt"],
+                "width": request["width"],
+                "height": request["height"],
+                "num_inference_steps": request["num_inference_steps"],
+                "guidance_scale": request["guidance_scale"],
             }
         )
     return {
         "request_id": request_id,
-        "request": request,
+        "request": {**request, "seed": seed},
         "lanes": [{"endpoint": name, "images": images} for name, images in lanes.items()],
     }

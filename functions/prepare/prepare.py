@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
@@ -20,12 +21,27 @@ import planning
 import sources
 from request_validation import SCHEMA, ValidationError, validated_request
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 MAX_PROMPT_FILE_BYTES = 64 * 1024
+
+
+class PrepareInput(TypedDict):
+    """What the workflow's Prepare state passes. Both may be missing or of any type: the
+    execution input is whatever the caller sent, and a bad name is refused with a clear error."""
+
+    input: NotRequired[Any]
+    execution_name: NotRequired[Any]
+
+
+class PrepareOutput(planning.Plan):
+    origin: str  # "request" | "s3" | "event"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Environment, parsed once at cold start: a bad configuration fails there, loudly."""
+    """The function's environment. A bad configuration fails the first invocation, loudly."""
 
     bucket: str
     endpoints: tuple[planning.Endpoint, ...]
@@ -44,16 +60,26 @@ class Settings:
         )
 
 
-SETTINGS = Settings.from_env()
+@cache
+def get_settings() -> Settings:
+    """Parsed once per container, on first use: importing the module needs no environment."""
+    return Settings.from_env()
+
+
+@cache
+def s3_client() -> S3Client:
+    """One client per container, made on first use (after the environment is read)."""
+    return boto3.client("s3")
+
+
 logger = Logger()
 tracer = Tracer()
-s3 = boto3.client("s3")
 
 
 def read_prompt_file(bucket: str, key: str) -> bytes:
-    if bucket != SETTINGS.bucket:
+    if bucket != get_settings().bucket:
         raise ValidationError("event", f"prompt files are read only from this stack's bucket, not {bucket!r}")
-    obj = s3.get_object(Bucket=bucket, Key=key)
+    obj = s3_client().get_object(Bucket=bucket, Key=key)
     if obj["ContentLength"] > MAX_PROMPT_FILE_BYTES:
         raise ValidationError("body", f"the prompt file is {obj['ContentLength']} bytes; the limit is {MAX_PROMPT_FILE_BYTES}")
     body: bytes = obj["Body"].read()
@@ -69,18 +95,20 @@ def emit_metric(name: str, value: float) -> None:
 
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
+    settings = get_settings()
     try:
         source = sources.normalize(event.get("input"), event.get("execution_name"), read_prompt_file)
         logger.append_keys(request_id=source.request_id, origin=source.origin)
-        request = validated_request(source.request)
+        # The schema guarantees the shape: every field present (defaults filled in) but seed.
+        request = cast("planning.Request", validated_request(source.request))
         if "num_images" not in source.request:
-            request["num_images"] = SETTINGS.default_num_images
+            request["num_images"] = settings.default_num_images
     except ValidationError as exc:
         emit_metric("RequestsRejected", 1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
         raise
-    plan = planning.plan(request, source.request_id, SETTINGS.endpoints)
+    plan = planning.plan(request, source.request_id, settings.endpoints)
     emit_metric("RequestsPlanned", 1)
     emit_metric("ImagesPlanned", request["num_images"])
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"])})

@@ -1,20 +1,24 @@
-"""The three handlers called directly: S3 is moto, SageMaker is the local endpoint server."""
+"""The handlers called directly, with no AWS: what they decide before any call leaves the
+function. Their calls to S3, SSM and SageMaker are tested in tests/integration."""
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+import subprocess
+import sys
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from botocore.config import Config
-from support import jpeg_dimensions, keys_under, read_manifest, read_object
 
 from text2image.local.lambdas import LambdaContext
-from text2image.local.stack import LocalStack
+from text2image.manifest import LAMBDAS
 
-IMAGE = {
+if TYPE_CHECKING:  # the handler modules are imported in the tests, once their environment is set
+    from invoke_endpoint import WorkItem
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+IMAGE: WorkItem = {
     "request_id": "unit-1",
     "index": 0,
     "endpoint": "sd-local-1",
@@ -29,18 +33,11 @@ IMAGE = {
 }
 
 
-@pytest.fixture
-def invoke_endpoint(clean_stack: LocalStack) -> Any:
-    import invoke_endpoint
-
-    return invoke_endpoint
-
-
 def call(module: Any, event: Any) -> Any:
     return module.handler(event, LambdaContext(module.__name__))
 
 
-def test_prepare_plans_a_plain_request(clean_stack: LocalStack) -> None:
+def test_prepare_plans_a_plain_request() -> None:
     import prepare
 
     plan = call(prepare, {"input": {"text": "a", "num_images": 3, "seed": 1}, "execution_name": "exec-1"})
@@ -48,7 +45,7 @@ def test_prepare_plans_a_plain_request(clean_stack: LocalStack) -> None:
     assert [[i["index"] for i in lane["images"]] for lane in plan["lanes"]] == [[0, 2], [1]]
 
 
-def test_prepare_refuses_with_the_field_in_the_message(clean_stack: LocalStack) -> None:
+def test_prepare_refuses_with_the_field_in_the_message() -> None:
     import prepare
     from request_validation import ValidationError
 
@@ -58,7 +55,7 @@ def test_prepare_refuses_with_the_field_in_the_message(clean_stack: LocalStack) 
 
 
 @pytest.mark.parametrize("name", [None, "", 42, ["a"]], ids=["null", "empty", "number", "list"])
-def test_prepare_refuses_an_unusable_execution_name_cleanly(clean_stack: LocalStack, name: Any) -> None:
+def test_prepare_refuses_an_unusable_execution_name_cleanly(name: Any) -> None:
     import prepare
     from request_validation import ValidationError
 
@@ -69,64 +66,9 @@ def test_prepare_refuses_an_unusable_execution_name_cleanly(clean_stack: LocalSt
         call(prepare, {"input": {"text": "a"}})  # no name at all
 
 
-def test_invoke_endpoint_stores_a_jpeg_and_reports_it(invoke_endpoint: Any, clean_stack: LocalStack) -> None:
-    result = call(invoke_endpoint, IMAGE)
-    assert {k: result[k] for k in ("index", "key", "seed", "endpoint")} == {
-        "index": 0,
-        "key": "images/unit-1/0.jpeg",
-        "seed": 11,
-        "endpoint": "sd-local-1",
-    }
-    assert result["seconds"] >= 0
-    data, content_type = read_object(clean_stack, "images/unit-1/0.jpeg")
-    assert content_type == "image/jpeg" and jpeg_dimensions(data) == (512, 256)
+def test_the_endpoint_receives_the_jumpstart_contract() -> None:
+    import invoke_endpoint
 
-
-@pytest.mark.parametrize(
-    ("mode", "error"),
-    [
-        ("throttle", "EndpointBusy"),
-        ("notready", "EndpointBusy"),
-        ("unavailable", "EndpointBusy"),
-        ("error", "ModelError"),
-        ("garbage", "InvalidModelResponse"),
-    ],
-)
-def test_endpoint_failures_become_named_errors_and_nothing_is_written(invoke_endpoint: Any, clean_stack: LocalStack, mode: str, error: str) -> None:
-    clean_stack.endpoints.set_fault("sd-local-1", mode)
-    image = {**IMAGE, "key": f"images/unit-{mode}/0.jpeg"}
-    with pytest.raises(Exception) as raised:
-        call(invoke_endpoint, image)
-    assert type(raised.value).__name__ == error
-    assert keys_under(clean_stack, f"images/unit-{mode}/") == []
-
-
-def test_an_unknown_endpoint_is_rejected_not_retried(invoke_endpoint: Any) -> None:
-    with pytest.raises(invoke_endpoint.EndpointRejected, match="ValidationError"):
-        call(invoke_endpoint, {**IMAGE, "endpoint": "sd-nowhere"})
-
-
-def test_a_call_past_the_endpoint_limit_is_a_model_error(invoke_endpoint: Any, clean_stack: LocalStack) -> None:
-    clean_stack.endpoints.set_fault("sd-local-1", "slow", count=1)
-    with pytest.raises(invoke_endpoint.ModelError, match="timed out"):
-        call(invoke_endpoint, IMAGE)
-
-
-def test_no_answer_within_the_read_timeout_is_an_endpoint_timeout(invoke_endpoint: Any, clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    impatient = boto3.client("sagemaker-runtime", config=Config(read_timeout=0.3, retries={"total_max_attempts": 1}))
-    monkeypatch.setattr(invoke_endpoint, "sagemaker", impatient)
-    clean_stack.endpoints.set_fault("sd-local-1", "slow", count=1)
-    with pytest.raises(invoke_endpoint.EndpointTimeout):
-        call(invoke_endpoint, IMAGE)
-
-
-def test_an_s3_write_failure_is_reported_not_swallowed(invoke_endpoint: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(invoke_endpoint, "SETTINGS", invoke_endpoint.Settings(bucket="no-such-bucket", read_timeout=70))
-    with pytest.raises(invoke_endpoint.ImageWriteFailed, match=re.escape("images/unit-1/0.jpeg")):
-        call(invoke_endpoint, IMAGE)
-
-
-def test_the_endpoint_receives_the_jumpstart_contract(invoke_endpoint: Any) -> None:
     assert invoke_endpoint.endpoint_payload(IMAGE) == {
         "prompt": 'a "quoted" flower',
         "negative_prompt": "",
@@ -139,58 +81,45 @@ def test_the_endpoint_receives_the_jumpstart_contract(invoke_endpoint: Any) -> N
     }
 
 
-PLAN = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}, "lanes": []}
-OK = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
-LAMBDA_CAUSE = json.dumps({"errorMessage": "boom", "errorType": "ModelError", "stackTrace": []})
+def test_error_messages_are_bounded() -> None:
+    import collect_response
+
+    assert len(collect_response.error_message("x" * 10_000)) == collect_response.MAX_ERROR_MESSAGE
+    assert collect_response.error_message(None) == ""
 
 
-def test_collect_orders_images_and_errors_and_writes_the_manifest(clean_stack: LocalStack) -> None:
-    import collect
-
-    failed = {"index": 1, "endpoint": "sd-2", "seed": 6, "error": "ModelError", "cause": LAMBDA_CAUSE}
-    third = {**OK, "index": 2, "key": "images/col-1/2.jpeg", "seed": 7}
-    response = call(collect, {"plan": PLAN, "results": [[OK, third], [failed]], "started": "2026-11-25T12:00:00.000Z"})
-    base = clean_stack.gateway.url
-    assert [i["url"] for i in response["images"]] == [f"{base}/images/col-1/0.jpeg", f"{base}/images/col-1/2.jpeg"]
-    assert json.loads(response["body"]) == [i["url"] for i in response["images"]]
-    assert response["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "ModelError", "message": "boom"}]
-    manifest = read_manifest(clean_stack, "col-1")
-    assert manifest["status"] == "partial" and manifest["request"] == PLAN["request"]
-    assert read_object(clean_stack, "requests/col-1.json")[1] == "application/json"
-
-
-def test_collect_raises_generation_failed_after_recording_the_failure(clean_stack: LocalStack) -> None:
-    import collect
-
-    failed = {"index": 0, "endpoint": "sd-1", "seed": 5, "error": "States.Timeout", "cause": "Task timed out"}
-    plan = {**PLAN, "request_id": "col-2"}
-    with pytest.raises(collect.GenerationFailed) as raised:
-        call(collect, {"plan": plan, "results": [[failed]], "started": "2026-11-25T12:00:00Z"})
-    body = json.loads(str(raised.value))
-    assert body["error"] == "GenerationFailed" and body["errors"][0]["message"] == "Task timed out"
-    assert read_manifest(clean_stack, "col-2")["status"] == "failed"
-
-
-def test_error_messages_are_bounded(clean_stack: LocalStack) -> None:
-    import collect
-
-    assert len(collect.error_message("x" * 10_000)) == collect.MAX_ERROR_MESSAGE
-    assert collect.error_message(None) == ""
-
-
-def test_prepare_uses_the_configured_default_image_count(clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_uses_the_configured_default_image_count(monkeypatch: pytest.MonkeyPatch) -> None:
     import prepare
 
-    monkeypatch.setattr(prepare, "SETTINGS", prepare.Settings(bucket="b", endpoints=prepare.SETTINGS.endpoints, default_num_images=2))
+    monkeypatch.setenv("DEFAULT_NUM_IMAGES", "2")
     plan = call(prepare, {"input": {"text": "a"}, "execution_name": "exec-3"})
     assert plan["request"]["num_images"] == 2
     plan = call(prepare, {"input": {"text": "a", "num_images": 5}, "execution_name": "exec-4"})
     assert plan["request"]["num_images"] == 5
 
 
-def test_prepare_refuses_a_default_image_count_out_of_range(monkeypatch: pytest.MonkeyPatch, clean_stack: LocalStack) -> None:
+def test_prepare_refuses_a_default_image_count_out_of_range(monkeypatch: pytest.MonkeyPatch) -> None:
     import prepare
 
     monkeypatch.setenv("DEFAULT_NUM_IMAGES", "17")
     with pytest.raises(ValueError, match="DEFAULT_NUM_IMAGES"):
         prepare.Settings.from_env()
+
+
+@pytest.mark.parametrize("module", ["prepare", "invoke_endpoint", "collect"])
+def test_settings_are_read_from_the_environment_at_the_first_use_and_kept(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing a handler needs no environment; its first use reads it, once per container."""
+    handler = __import__(module)
+    assert handler.get_settings().bucket == "unit-bucket"
+    monkeypatch.setenv("BUCKET_NAME", "changed-after-the-cold-start")
+    assert handler.get_settings().bucket == "unit-bucket"
+    handler.get_settings.cache_clear()
+    assert handler.get_settings().bucket == "changed-after-the-cold-start"
+
+
+def test_a_handler_module_imports_with_no_configuration() -> None:
+    """The Lambda folders import in a fresh interpreter with none of the functions' settings:
+    tests and tools can load them without an environment (settings are read at first use)."""
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(str(function.path) for function in LAMBDAS)}
+    modules = ", ".join(function.handler.split(".")[0] for function in LAMBDAS)
+    subprocess.run([sys.executable, "-c", f"import {modules}"], env=environment, check=True, timeout=120)

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from planning import SEED_SPACE, Endpoint, assign, default_seed, parse_endpoints, plan
+from planning import SEED_SPACE, Endpoint, Request, assign, default_seed, parse_endpoints, plan
 
-REQUEST = {
+REQUEST: Request = {
     "text": "a flower",
     "negative_prompt": "",
     "width": 768,

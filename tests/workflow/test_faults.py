@@ -80,10 +80,12 @@ def test_an_endpoint_past_the_call_limit_loses_that_image_only(clean_stack: Loca
     assert "timed out" in lost["message"]
 
 
-def test_a_failing_s3_write_is_reported_for_every_image_never_silently_missing(clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_s3_write_is_reported_for_every_image_never_silently_missing(
+    clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch, cold_start: None
+) -> None:
     import invoke_endpoint
 
-    monkeypatch.setattr(invoke_endpoint, "SETTINGS", invoke_endpoint.Settings(bucket="bucket-that-is-gone", read_timeout=10))
+    monkeypatch.setattr(invoke_endpoint, "get_settings", lambda: invoke_endpoint.Settings(bucket="bucket-that-is-gone", read_timeout=10))
     execution = run_workflow(clean_stack, {"text": "nowhere to write", "num_images": 2}, name="write-fails")
     result = outcome(execution)
     assert result["error"] == "GenerationFailed"

@@ -1,0 +1,154 @@
+"""What Collect makes of a run: the response the API answers and the manifest holds, built from
+the plan and the lanes' outcomes. Pure: no client, no clock, no I/O (collect.py does those).
+
+The shapes here are the workflow state Collect reads (tests/unit/test_workflow_state.py checks
+them against Prepare's and InvokeEndpoint's, and against the ASL's Catch) and the response
+contract it answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NotRequired, TypedDict, final
+
+MAX_ERROR_MESSAGE = 500
+
+
+class Plan(TypedDict):
+    """What Collect reads of Prepare's output; the lanes and origin travel along unread."""
+
+    request_id: str
+    request: dict[str, Any]  # written to the manifest as it is
+
+
+@final
+class ImageResult(TypedDict):
+    """InvokeEndpoint's output for a stored image."""
+
+    index: int
+    key: str
+    seed: int
+    endpoint: str
+    seconds: float
+
+
+@final
+class CaughtFailure(TypedDict):
+    """What the ASL's Catch on InvokeEndpoint passes on for a lost image."""
+
+    index: int
+    endpoint: str
+    seed: int
+    error: str  # the error name: EndpointBusy, ModelError, States.Timeout ...
+    cause: NotRequired[str]  # a Lambda error's cause is the JSON of errorMessage/errorType/stackTrace
+
+
+Outcome = ImageResult | CaughtFailure
+
+
+class CollectInput(TypedDict):
+    plan: Plan
+    results: list[list[Outcome]]  # one list per lane
+    started: str  # the execution's start time, ISO 8601
+
+
+class ImageEntry(TypedDict):
+    index: int
+    url: str
+    endpoint: str
+    seed: int
+    seconds: float
+
+
+class ErrorEntry(TypedDict):
+    index: int
+    endpoint: str
+    error: str
+    message: str
+
+
+class Response(TypedDict):
+    statusCode: int  # the demo's response field, kept for its clients
+    body: str  # the JSON list of image URLs
+    time: float
+    request_id: str
+    images: list[ImageEntry]
+    errors: list[ErrorEntry]
+
+
+class Manifest(Response):
+    status: str  # "succeeded" | "partial" | "failed"
+    request: dict[str, Any]
+
+
+class FailureBody(TypedDict):
+    """GenerationFailed's message: the JSON body the API answers with 502."""
+
+    error: str
+    message: str
+    request_id: str
+    errors: list[ErrorEntry]
+
+
+def manifest_key(request_id: str) -> str:
+    """Where a run's manifest is written: the one place the manifest key layout is built."""
+    return f"requests/{request_id}.json"
+
+
+def error_message(cause: object) -> str:
+    """The readable part of a Step Functions error cause (a Lambda error's cause is the
+    JSON of ``errorMessage``/``errorType``/``stackTrace``)."""
+    if cause is None:
+        return ""
+    message = cause if isinstance(cause, str) else json.dumps(cause)
+    try:
+        parsed = json.loads(message)
+        if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+            message = parsed["errorMessage"]
+    except json.JSONDecodeError:
+        pass
+    return message[:MAX_ERROR_MESSAGE]
+
+
+def build_response(plan: Plan, results: list[list[Outcome]], seconds: float, base_url: str) -> Response:
+    """The images made and the images lost, each in index order; ``body`` lists the URLs."""
+    outcomes = sorted((item for lane in results for item in lane), key=lambda item: item["index"])
+    images: list[ImageEntry] = [
+        {
+            "index": item["index"],
+            "url": f"{base_url}/{item['key']}",
+            "endpoint": item["endpoint"],
+            "seed": item["seed"],
+            "seconds": item["seconds"],
+        }
+        for item in outcomes
+        if "error" not in item
+    ]
+    errors: list[ErrorEntry] = [
+        {"index": item["index"], "endpoint": item["endpoint"], "error": item["error"], "message": error_message(item.get("cause"))}
+        for item in outcomes
+        if "error" in item
+    ]
+    return {
+        "statusCode": 200,
+        "body": json.dumps([image["url"] for image in images]),
+        "time": round(seconds, 2),
+        "request_id": plan["request_id"],
+        "images": images,
+        "errors": errors,
+    }
+
+
+def status_of(response: Response) -> str:
+    if not response["images"]:
+        return "failed"
+    return "partial" if response["errors"] else "succeeded"
+
+
+def failure_body(response: Response) -> FailureBody:
+    return {
+        "error": "GenerationFailed",
+        "message": f"no image could be made: all {len(response['errors'])} failed",
+        "request_id": response["request_id"],
+        "errors": response["errors"],
+    }

@@ -1,0 +1,87 @@
+"""Collect's response, status and 502 body, built from the plan and the lanes' outcomes with no
+AWS (tests/integration/test_handlers_with_aws.py runs the handler against S3 and SSM)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collect_response import (
+    CaughtFailure,
+    ImageResult,
+    Plan,
+    build_response,
+    error_message,
+    failure_body,
+    manifest_key,
+    status_of,
+)
+
+BASE = "https://d111.cloudfront.net"
+PLAN: Plan = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}}
+FIRST: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
+THIRD: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 2.25}
+LOST: CaughtFailure = {
+    "index": 1,
+    "endpoint": "sd-2",
+    "seed": 6,
+    "error": "ModelError",
+    "cause": json.dumps({"errorMessage": "boom", "errorType": "ModelError", "stackTrace": []}),
+}
+
+
+def test_images_and_errors_come_in_index_order_across_lanes() -> None:
+    response = build_response(PLAN, [[THIRD], [LOST, FIRST]], 3.14159, BASE)
+    assert response["images"] == [
+        {"index": 0, "url": f"{BASE}/images/col-1/0.jpeg", "endpoint": "sd-1", "seed": 5, "seconds": 1.5},
+        {"index": 2, "url": f"{BASE}/images/col-1/2.jpeg", "endpoint": "sd-1", "seed": 7, "seconds": 2.25},
+    ]
+    assert response["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "ModelError", "message": "boom"}]
+    assert json.loads(response["body"]) == [f"{BASE}/images/col-1/0.jpeg", f"{BASE}/images/col-1/2.jpeg"]
+    assert (response["statusCode"], response["time"], response["request_id"]) == (200, 3.14, "col-1")
+
+
+def test_the_status_says_whether_all_some_or_no_images_were_made() -> None:
+    assert status_of(build_response(PLAN, [[FIRST, THIRD]], 1, BASE)) == "succeeded"
+    assert status_of(build_response(PLAN, [[FIRST], [LOST]], 1, BASE)) == "partial"
+    assert status_of(build_response(PLAN, [[LOST]], 1, BASE)) == "failed"
+
+
+def test_a_failure_without_a_cause_has_an_empty_message() -> None:
+    lost: CaughtFailure = {"index": 0, "endpoint": "sd-1", "seed": 5, "error": "States.Timeout"}
+    assert build_response(PLAN, [[lost]], 1, BASE)["errors"] == [{"index": 0, "endpoint": "sd-1", "error": "States.Timeout", "message": ""}]
+
+
+def test_the_502_body_counts_and_lists_the_errors() -> None:
+    response = build_response(PLAN, [[LOST, {**LOST, "index": 0}]], 1, BASE)
+    assert failure_body(response) == {
+        "error": "GenerationFailed",
+        "message": "no image could be made: all 2 failed",
+        "request_id": "col-1",
+        "errors": response["errors"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("cause", "message"),
+    [
+        (json.dumps({"errorMessage": "boom", "errorType": "X"}), "boom"),  # a Lambda error
+        ("Task timed out", "Task timed out"),  # not JSON
+        ('["a list"]', '["a list"]'),  # JSON, not an object
+        (json.dumps({"errorMessage": 3}), json.dumps({"errorMessage": 3})),  # no readable message
+        (None, ""),
+        ({"errorMessage": "as an object"}, "as an object"),
+    ],
+)
+def test_the_readable_part_of_a_cause(cause: object, message: str) -> None:
+    assert error_message(cause) == message
+
+
+def test_messages_are_cut_at_500_characters() -> None:
+    assert error_message("x" * 500) == "x" * 500
+    assert error_message("x" * 501 + "y") == "x" * 500
+
+
+def test_the_manifest_key() -> None:
+    assert manifest_key("col-1") == "requests/col-1.json"
