@@ -20,6 +20,10 @@ from constructs import Construct
 from infra.nag import acknowledge
 from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    SYNC_TIMEOUT_ERROR,
+    SYNC_TIMEOUT_MESSAGE,
+    SYNC_TIMEOUT_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
@@ -31,7 +35,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 REQUEST_TEMPLATE = TEMPLATES / "start_execution.request.vtl"
 SYNC_RESPONSE_TEMPLATE = TEMPLATES / "start_sync_execution.response.vtl"
 JOB_RESPONSE_TEMPLATE = TEMPLATES / "start_execution.response.vtl"
-SYNC_EXECUTION_NAME = "$context.requestId"
+# The sync route names its execution with API Gateway's request id (a UUID: safe inside a JSON
+# string), so its 504 can tell the client where the run's manifest will be. (A jobs call cannot
+# time out in practice: StartExecution answers at once.)
+REQUEST_ID_VARIABLE = "$context.requestId"
+SYNC_EXECUTION_NAME = REQUEST_ID_VARIABLE
 # ${...}: Velocity 1.x reads "-" as part of an identifier, so "$context.requestId-n..." would be
 # the undefined reference "requestId-n" and render literally (StartExecution refuses a "$").
 JOB_EXECUTION_NAME = "${context.requestId}-n$numImages"
@@ -56,14 +64,15 @@ JSON = "application/json"
 STAGE = "prod"
 
 
-def error_template(error: str, message: str) -> dict[str, str]:
+def error_template(error: str, message: str, **extra: str) -> dict[str, str]:
     """A gateway response body in the API's error shape. Gateway responses get plain text
     substitution, not VTL, and nothing is escaped: ``$context.error.validationErrorString``
     holds '"' (``[object has missing required properties (["text"])]``) and
     ``$context.error.messageString`` is the message in quotes, with whatever quotes or line
     breaks the message has. So a message may only use ``$context.error.responseType``
-    (a response type name: capitals and "_"), which stays valid inside a JSON string."""
-    return {JSON: json.dumps({"error": error, "message": message})}
+    (a response type name: capitals and "_") or ``$context.requestId``, which stay valid inside
+    a JSON string."""
+    return {JSON: json.dumps({"error": error, "message": message, **extra})}
 
 
 # Step Functions refused the call itself: the answer of both routes.
@@ -90,7 +99,12 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
     ),
     "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
     "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
-    "IntegrationTimeout": (apigw.ResponseType.INTEGRATION_TIMEOUT, "504", "Timeout", "no answer within 29 s"),
+    "IntegrationTimeout": (
+        apigw.ResponseType.INTEGRATION_TIMEOUT,
+        str(SYNC_TIMEOUT_STATUS),
+        SYNC_TIMEOUT_ERROR,
+        SYNC_TIMEOUT_MESSAGE.format(seconds=API_GATEWAY_TIMEOUT_SECONDS),
+    ),
     # A method or path the API does not declare: 404, as the local gateway answers it.
     "UndeclaredRoute": (
         apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
@@ -214,7 +228,9 @@ class Api(Construct):
     def _build_gateway_responses(self) -> None:
         for name, (response_type, status, error, message) in GATEWAY_ERRORS.items():
             headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
-            self.api.add_gateway_response(name, type=response_type, status_code=status, templates=error_template(error, message), response_headers=headers)
+            extra = {"request_id": REQUEST_ID_VARIABLE} if name == "IntegrationTimeout" else {}
+            templates = error_template(error, message, **extra)
+            self.api.add_gateway_response(name, type=response_type, status_code=status, templates=templates, response_headers=headers)
 
     def _build_api_key(self, throttle_rate: float, throttle_burst: int) -> str:
         """A key and a usage plan at the stage's limits; the key's id (its value stays in API Gateway)."""

@@ -29,6 +29,15 @@ UNDECLARED_ROUTE_MESSAGE = "no such method or path on this API; see /openapi.jso
 UNSUPPORTED_MEDIA_TYPE_STATUS = 415
 UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Content-Type: must be application/json"
 
+# The sync route gave up waiting (API Gateway's 29 s integration timeout): the run goes on and
+# its manifest appears under the request id, which the answer carries in "request_id" so the
+# client can find it. Not in the message: on AWS it is a gateway response's plain substitution,
+# where "$context.requestId.json" would not be read as the variable followed by ".json".
+SYNC_TIMEOUT_STATUS = 504
+SYNC_TIMEOUT_ERROR = "Timeout"
+SYNC_TIMEOUT_MESSAGE = "no answer within {seconds:g} s; the run goes on, and its manifest will be at /requests/<request_id>.json"
+API_GATEWAY_TIMEOUT_SECONDS = 29
+
 # A method the path's behaviour does not let through: CloudFront answers it itself, before any
 # origin, with a 403 (Invalid method) HTML page. The local gateway answers the same status in
 # the API's JSON error shape.

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from text2image.routes import UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE, UNDECLARED_ROUTE_STATUS
+from text2image.routes import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    SYNC_TIMEOUT_ERROR,
+    SYNC_TIMEOUT_MESSAGE,
+    SYNC_TIMEOUT_STATUS,
+    UNDECLARED_ROUTE_ERROR,
+    UNDECLARED_ROUTE_MESSAGE,
+    UNDECLARED_ROUTE_STATUS,
+)
 
 JSON = "application/json"
 
@@ -89,7 +97,8 @@ def test_every_gateway_response_is_json_in_the_error_shape_whatever_the_error_ho
                 answer = json.loads(body)
             except json.JSONDecodeError as exc:
                 raise AssertionError(f"{response_type}: not JSON once substituted ({exc}):\n{body}") from None
-            assert set(answer) == {"error", "message"} and all(isinstance(v, str) for v in answer.values()), (response_type, answer)
+            extra = {"request_id"} if response_type == "INTEGRATION_TIMEOUT" else set()
+            assert set(answer) == {"error", "message"} | extra and all(isinstance(v, str) for v in answer.values()), (response_type, answer)
 
 
 def test_the_statuses_api_gateway_answers_itself(stack_resources: dict[str, Any]) -> None:
@@ -113,6 +122,15 @@ def test_an_undeclared_method_or_path_answers_as_the_local_gateway(stack_resourc
     assert response["StatusCode"] == str(UNDECLARED_ROUTE_STATUS)
     body = substitute(response["ResponseTemplates"][JSON], error_values("Missing Authentication Token", "", "MISSING_AUTHENTICATION_TOKEN"))
     assert json.loads(body) == {"error": UNDECLARED_ROUTE_ERROR, "message": UNDECLARED_ROUTE_MESSAGE}
+
+
+def test_a_sync_call_that_times_out_at_api_gateway_is_told_its_request_id_as_locally(stack_resources: dict[str, Any]) -> None:
+    """The sync route's execution is named with API Gateway's request id: the 504 says where
+    the run's manifest will be, as the local gateway's 504 does (the same message, routes.py)."""
+    response = gateway_responses(stack_resources)["INTEGRATION_TIMEOUT"]
+    body = json.loads(substitute(response["ResponseTemplates"][JSON], error_values("Endpoint request timed out", "", "INTEGRATION_TIMEOUT")))
+    message = SYNC_TIMEOUT_MESSAGE.format(seconds=API_GATEWAY_TIMEOUT_SECONDS)
+    assert (response["StatusCode"], body) == (str(SYNC_TIMEOUT_STATUS), {"error": SYNC_TIMEOUT_ERROR, "message": message, "request_id": REQUEST_ID})
 
 
 # -- account settings ---------------------------------------------------------------------------
