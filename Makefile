@@ -8,12 +8,21 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install torch model-artifact browser velocity up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
+.PHONY: install install-python install-node torch model-artifact browser velocity up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
 
-# Python from uv.lock; the CDK CLI and asl-validator from package-lock.json. --inexact keeps
-# torch, which `make torch` adds outside the lock.
-install:
+# Everything: the Python environment and the Node packages.
+install: install-python install-node
+
+# Python from uv.lock: all that `make up` and most tests need. --inexact keeps torch, which
+# `make torch` adds outside the lock.
+install-python:
 	$(UV) sync --frozen --inexact
+
+# The CDK CLI and asl-validator from package-lock.json, for synth, deploy and the infra tests
+# only. npm ci starts node_modules afresh: it runs when package-lock.json is newer than what
+# the last npm ci installed (npm writes node_modules/.package-lock.json), not on every call.
+install-node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 # torch for the diffusers endpoint code (tests, --model diffusers:DIR, the batching bench).
@@ -22,13 +31,13 @@ install:
 # make torch TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-torch: install
+torch: install-python
 	@$(UV) run --no-sync python -c "import torch" 2>/dev/null || \
 	  python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check $(TORCH_PIP_ARGS) "$(TORCH)"
 
 # dist/model.tar.gz for the SageMaker Hugging Face inference container (code/ only; add
 # ARGS="--model DIR" to pack a diffusers folder's weights too). See README "Endpoints".
-model-artifact: install
+model-artifact: install-python
 	$(UV) run text2image model-artifact $(ARGS)
 
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed when missing
@@ -51,22 +60,23 @@ velocity:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VELOCITY_PACKAGES) >/dev/null; } || \
 	  { echo "Velocity is missing and could not be installed: run 'apt-get install $(VELOCITY_PACKAGES)' as root" >&2; exit 1; }; }
 
-up: install
+# Python only: Node is for synth and deploy.
+up: install-python
 	$(UV) run text2image up $(ARGS)
 
 test: install torch browser velocity test-lambda-runtime
 	$(UV) run pytest
 
-test-unit: install torch test-lambda-runtime
+test-unit: install-python torch test-lambda-runtime
 	$(UV) run pytest tests/unit
 
-test-workflow: install
+test-workflow: install-python
 	$(UV) run pytest tests/workflow
 
-test-e2e: install torch
+test-e2e: install-python torch
 	$(UV) run pytest tests/e2e
 
-test-web: install browser
+test-web: install-python browser
 	$(UV) run pytest tests/web
 
 test-infra: install velocity
@@ -96,16 +106,16 @@ synth: install
 deploy: install
 	npx aws-cdk@2 deploy $(ARGS)
 
-lint: install
+lint: install-python
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
-format: install
+format: install-python
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: install torch
+bench: install-python torch
 	$(UV) run --group bench python bench/fanout.py
 	$(UV) run python bench/load.py
 	$(UV) run python bench/coldstart.py
