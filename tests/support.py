@@ -15,7 +15,6 @@ import boto3
 from botocore.config import Config
 from PIL import Image
 
-from text2image.local import engine
 from text2image.local.aws import BUCKET
 from text2image.local.stack import LocalStack
 
@@ -27,7 +26,7 @@ CORPUS: dict[str, list[dict[str, Any]]] = json.loads((Path(__file__).parent / "d
 def run_workflow(stack: LocalStack, execution_input: Any, name: str | None = None, state_machine_arn: str | None = None) -> dict[str, Any]:
     """Start an execution and return its final description once it has ended."""
     arn = stack.aws.start_execution(json.dumps(execution_input), name=name or uuid.uuid4().hex, state_machine_arn=state_machine_arn)
-    assert engine.wait_until_ended(arn, EXECUTION_DEADLINE), f"execution {arn} still running after {EXECUTION_DEADLINE} s"
+    assert stack.aws.wait(arn, EXECUTION_DEADLINE), f"execution {arn} still running after {EXECUTION_DEADLINE} s"
     execution: dict[str, Any] = stack.aws.sfn.describe_execution(executionArn=arn)
     return execution
 

@@ -31,7 +31,6 @@ from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 from schemathesis.specs.openapi import checks as openapi_checks
 from support import http
 
-from text2image.local import engine
 from text2image.local.gateway import Gateway, GatewayConfig
 from text2image.local.stack import LocalStack, edge_validator
 from text2image.openapi import document, document_bytes
@@ -73,7 +72,7 @@ def drained_stack(stack: LocalStack) -> Iterator[LocalStack]:
     yield stack
     pages = stack.aws.sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.aws.state_machine_arn, statusFilter="RUNNING")
     for arn in [execution["executionArn"] for page in pages for execution in page["executions"]]:
-        assert engine.wait_until_ended(arn, DRAIN_SECONDS), f"{arn} still running"
+        assert stack.aws.wait(arn, DRAIN_SECONDS), f"{arn} still running"
 
 
 @schema.parametrize()
@@ -87,7 +86,7 @@ def test_the_gateway_serves_the_document(stack: LocalStack) -> None:
 
 
 def gateway(stack: LocalStack, config: GatewayConfig) -> Gateway:
-    return Gateway(stack.aws, stack.endpoints, edge_validator(), config, port=0).start()
+    return Gateway(stack.aws, edge_validator(), config, port=0, hooks_url=stack.endpoints.url).start()
 
 
 def sync_case(body: dict[str, Any]) -> schemathesis.Case[Any]:

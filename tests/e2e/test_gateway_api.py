@@ -123,7 +123,9 @@ def test_the_page_is_served_at_the_root(clean_stack: LocalStack) -> None:
 
 
 def test_throttling_answers_429_with_retry_after(clean_stack: LocalStack) -> None:
-    gateway = Gateway(clean_stack.aws, clean_stack.endpoints, edge_validator(), GatewayConfig(throttle_rate=0.01, throttle_burst=1), port=0).start()
+    gateway = Gateway(
+        clean_stack.aws, edge_validator(), GatewayConfig(throttle_rate=0.01, throttle_burst=1), port=0, hooks_url=clean_stack.endpoints.url
+    ).start()
     try:
         first = post_json(f"{gateway.url}/text2image", {"text": "a", "width": 7})
         status, headers, body = http("POST", f"{gateway.url}/text2image", b'{"text": "a"}')

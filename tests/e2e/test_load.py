@@ -12,7 +12,7 @@ from text2image.local.stack import LocalStack, edge_validator
 
 def test_a_burst_gets_200s_and_429s_only_and_loses_nothing(clean_stack: LocalStack) -> None:
     # A tight bucket (burst 4, 2/s) so a burst of 12 is partly refused, as the stage would.
-    gateway = Gateway(clean_stack.aws, clean_stack.endpoints, edge_validator(), GatewayConfig(throttle_rate=2, throttle_burst=4), port=0).start()
+    gateway = Gateway(clean_stack.aws, edge_validator(), GatewayConfig(throttle_rate=2, throttle_burst=4), port=0, hooks_url=clean_stack.endpoints.url).start()
     try:
         report = run_load(gateway.url, requests=12, concurrency=6, num_images=2)
     finally:

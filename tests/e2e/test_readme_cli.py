@@ -12,7 +12,6 @@ from pathlib import Path
 
 from support import EXECUTION_DEADLINE, jpeg_dimensions, wait_until
 
-from text2image.local import engine
 from text2image.local.stack import LocalStack
 from text2image.paths import ROOT
 
@@ -53,6 +52,6 @@ def test_the_readme_cli_block_works_with_aws_cli_v1_twice(clean_stack: LocalStac
     new = wait_until(started, "six runs from the README's commands")
     assert len(new) == 6
     for arn in new:
-        assert engine.wait_until_ended(arn, EXECUTION_DEADLINE)
+        assert clean_stack.aws.wait(arn, EXECUTION_DEADLINE)
         execution = sfn.describe_execution(executionArn=arn)
         assert execution["status"] == "SUCCEEDED", (arn, execution.get("error"), execution.get("cause"))

@@ -1,27 +1,23 @@
-"""The local engine leans on two moto internals; these tests fail loudly when moto moves them."""
+"""The local engine leans on moto internals; these tests fail loudly when moto moves them.
+They reach the binding through LocalAWS, the one door to the emulator: ``aws.engine_hooks``
+is its test-only view of what the binding set."""
 
 from __future__ import annotations
 
 import json
 import uuid
 
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+import pytest
 from support import EXECUTION_DEADLINE, run_workflow
 
-from text2image.local import engine
-from text2image.local.aws import ROLE_ARN
+from text2image.local.aws import ROLE_ARN, engine_hooks
 from text2image.local.stack import LocalStack
 
 
-def test_moto_still_has_the_hooks_we_bind(stack: LocalStack) -> None:
-    assert moto_jsonata._eval_jsonata is engine.evaluate_jsonata, "moto's JSONata hook moved: update text2image/local/engine.py"
-    wait = retrier_decl.time.sleep  # type: ignore[attr-defined]
-    assert wait is engine._scaled_sleep, "moto's Retry wait moved: update text2image/local/engine.py"
-    assert BaseExecutionWorkerCommunication.terminated is engine._terminated, "moto's end-of-execution hook moved"
-    assert StepFunctionsParserBackend.start_execution is engine._start_execution, "moto's StartExecution moved"
+@pytest.mark.parametrize("hook", sorted(engine_hooks()))
+def test_moto_still_has_the_hooks_we_bind(stack: LocalStack, hook: str) -> None:
+    held, bound = engine_hooks()[hook]
+    assert held is bound, f"{hook} moved: update text2image/local/engine.py"
 
 
 def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_on_aws(stack: LocalStack) -> None:
@@ -29,7 +25,7 @@ def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_on_aws(stac
     request = '{"text": "unnamed", "num_images": 1}'
     arns = [stack.aws.sfn.start_execution(stateMachineArn=stack.aws.state_machine_arn, input=request)["executionArn"] for _ in range(2)]
     for arn in arns:
-        assert engine.wait_until_ended(arn, EXECUTION_DEADLINE)
+        assert stack.aws.wait(arn, EXECUTION_DEADLINE)
         execution = stack.aws.sfn.describe_execution(executionArn=arn)
         assert execution["status"] == "SUCCEEDED", (execution.get("error"), execution.get("cause"))
         name = arn.rsplit(":", 1)[1]
@@ -39,36 +35,27 @@ def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_on_aws(stac
 
 
 def test_waiting_for_an_execution_that_never_started_times_out(stack: LocalStack) -> None:
-    assert engine.wait_until_ended("arn:aws:states:us-east-1:123456789012:execution:text2image:nope", 0.05) is False
+    assert stack.aws.wait("arn:aws:states:us-east-1:123456789012:execution:text2image:nope", 0.05) is False
+
+
+def jsonata_machine(stack: LocalStack, name: str, output: dict[str, str]) -> str:
+    """A one-state JSONata state machine on the local AWS answering ``output``."""
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Shape", "States": {"Shape": {"Type": "Pass", "Output": output, "End": True}}}
+    return str(stack.aws.sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)["stateMachineArn"])
 
 
 def test_jsonata_runs_through_moto_with_awkward_strings(stack: LocalStack) -> None:
-    definition = {
-        "QueryLanguage": "JSONata",
-        "StartAt": "Shape",
-        "States": {
-            "Shape": {
-                "Type": "Pass",
-                "Output": {
-                    "text": "{% $states.input.text %}",
-                    "n": "{% $states.input.n + 1 %}",
-                    "name": "{% $states.context.Execution.Name %}",
-                },
-                "End": True,
-            }
-        },
-    }
-    arn = stack.aws.sfn.create_state_machine(name="jsonata-probe", definition=json.dumps(definition), roleArn=ROLE_ARN)["stateMachineArn"]
+    output = {"text": "{% $states.input.text %}", "n": "{% $states.input.n + 1 %}", "name": "{% $states.context.Execution.Name %}"}
+    arn = jsonata_machine(stack, "jsonata-probe", output)
     text = "quote \" apostrophe ' backslash \\ newline \n emoji 🌸"
     result = run_workflow(stack, {"text": text, "n": 1}, name="probe-1", state_machine_arn=arn)
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"]) == {"text": text, "n": 2, "name": "probe-1"}
 
 
-def test_jsonata_errors_fail_the_execution_not_the_engine() -> None:
-    try:
-        engine.evaluate_jsonata("$undefinedFunction(")
-    except moto_jsonata.JSONataException as exc:
-        assert exc.error == "UNKNOWN"
-    else:
-        raise AssertionError("a broken expression must raise JSONataException")
+def test_jsonata_errors_fail_the_execution_not_the_engine(stack: LocalStack) -> None:
+    broken = jsonata_machine(stack, "jsonata-broken", {"x": "{% $undefinedFunction( %}"})
+    result = run_workflow(stack, {}, state_machine_arn=broken)
+    assert result["status"] == "FAILED" and "JSONataException" in result["cause"] and "Expected ) before end of expression" in result["cause"], result
+    after = run_workflow(stack, {"n": 1}, state_machine_arn=jsonata_machine(stack, "jsonata-after-broken", {"n": "{% $states.input.n + 1 %}"}))
+    assert (after["status"], json.loads(after["output"])) == ("SUCCEEDED", {"n": 2}), after

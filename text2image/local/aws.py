@@ -1,5 +1,8 @@
 """Local AWS: moto (S3 + Step Functions with execution) running the real workflow file
-with the real Lambda handlers, all in this process and on loopback."""
+with the real Lambda handlers, all in this process and on loopback.
+
+``LocalAWS`` is the one way into the emulator: its boto3 clients, ``start_execution`` and
+``wait``. The binding of moto's engine (engine.py) is private to it."""
 
 from __future__ import annotations
 
@@ -83,7 +86,7 @@ class LocalAWS:
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
         created = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")
         self.state_machine_arn = created["stateMachineArn"]
-        self._events = EventDispatcher(self, BUCKET, ACCOUNT).start()
+        self._events = EventDispatcher(self.client, self.start_execution, BUCKET, ACCOUNT).start()
         return self
 
     def stop(self) -> None:
@@ -125,5 +128,18 @@ class LocalAWS:
         started = self.sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, input=execution_input, **named)
         return str(started["executionArn"])
 
+    def wait(self, execution_arn: str, timeout: float) -> bool:
+        """Block until the execution has ended (its status is final: DescribeExecution then
+        tells how); False if it is still running after ``timeout`` seconds or never started.
+        The engine announces each end, so this wakes at once instead of polling."""
+        return engine.wait_until_ended(execution_arn, timeout)
 
-__all__ = ["BUCKET", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "render_definition"]
+
+def engine_hooks() -> dict[str, tuple[object, object]]:
+    """Test-only (tests/workflow/test_engine_binding.py): each moto hook the engine binding
+    sets, as name -> (what moto holds now, what the binding set), so a moto upgrade that
+    moves one fails a test by name instead of a run somewhere."""
+    return engine.bound_hooks()
+
+
+__all__ = ["BUCKET", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "engine_hooks", "render_definition"]

@@ -5,7 +5,10 @@ answers errors the way SageMaker Runtime does (status, ``x-amzn-ErrorType`` head
 ``Message`` body), so botocore raises the real exception classes. Each endpoint serves
 one request at a time, like one GPU instance; a request that cannot finish within the
 invocation limit (SageMaker: 60 s) gets the service's 424 ModelError timeout answer.
-Faults can be injected per endpoint to exercise the workflow's retries and catches.
+Faults can be injected per endpoint to exercise the workflow's retries and catches,
+through its test hooks, which exist only here (SageMaker has no such API), apart from the
+SageMaker routes as LocalStack keeps its developer API apart: ``GET /_local/stats`` and
+``POST /_local/faults`` (the gateway forwards ``/_local/*`` here, so they answer at its URL too).
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
 from typing import Any
 
 from text2image.local.containers import Container, ContainerError, PreviewContainer
-from text2image.local.http_service import HTTPService
+from text2image.local.http_service import Body, HTTPService, Response
 
 FAULT_MODES = ("error", "throttle", "notready", "unavailable", "slow", "garbage")
 SAGEMAKER_INVOCATION_LIMIT = 60.0
 MAX_BODY_BYTES = 6 * 1024 * 1024
 ACCOUNT = "123456789012"
 _PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
+_HOOKS_PREFIX = "/_local/"
+_FAULT_SPEC = 'body: must be {"endpoint": NAME, "mode": MODE or null, "count": N}'
 
 # mode -> (status, error code, message) as SageMaker Runtime sends them; "error" is the
 # container failing (a 500 from the model server), answered like any container error.
@@ -97,6 +102,8 @@ class Endpoint:
 
 
 class EndpointServer(HTTPService):
+    max_body_bytes = MAX_BODY_BYTES
+
     def __init__(
         self,
         names: list[str],
@@ -111,7 +118,11 @@ class EndpointServer(HTTPService):
         self.containers = {name: container(name) for name in names}
         self.invocation_limit = invocation_limit
         self._stats_lock = threading.Lock()
-        super().__init__("endpoints", self._handler_class(), host, port)
+        self.hooks: dict[tuple[str, str], Callable[[bytes], tuple[int, dict[str, Any]]]] = {
+            ("GET", "/_local/stats"): lambda body: (200, {"endpoints": self.stats()}),
+            ("POST", "/_local/faults"): self._set_fault_hook,
+        }
+        super().__init__("endpoints", host, port)
 
     def set_fault(self, name: str, mode: str | None, count: int | None = None) -> None:
         """Make ``name`` fail with ``mode`` for ``count`` calls (None: every call); mode None clears."""
@@ -198,43 +209,50 @@ class EndpointServer(HTTPService):
             f"Your invocation timed out while waiting for a response from container primary (limit {self.invocation_limit:g} s).",
         )
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+    # -- HTTP ------------------------------------------------------------------------------
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK
-            # hold the body back ~40 ms on every call.
-            disable_nagle_algorithm = True
+    def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
+        if path.startswith(_HOOKS_PREFIX):
+            return self._hook(method, path, body)
+        try:
+            answer = self._invocation(method, path, headers, body)
+        except EndpointError as exc:
+            return exc.status, self._headers(exc.code), json.dumps({"ErrorCode": exc.code, "Message": exc.message, **exc.extra}).encode()
+        return 200, self._headers(None), answer
 
-            def do_POST(self) -> None:
-                match = _PATH.match(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length <= MAX_BODY_BYTES else b""
-                try:
-                    if match is None:
-                        raise EndpointError(404, "UnknownOperationException", f"no such path {self.path}")
-                    if length > MAX_BODY_BYTES:
-                        raise EndpointError(413, "ValidationError", "Request body exceeds the 6 MB limit")
-                    answer = server.invoke(match.group(1), body, self.headers.get("Content-Type"), self.headers.get("Accept"))
-                except EndpointError as exc:
-                    self._send(exc.status, json.dumps({"ErrorCode": exc.code, "Message": exc.message, **exc.extra}).encode(), exc.code)
-                    return
-                self._send(200, answer)
+    def _invocation(self, method: str, path: str, headers: Message, body: Body) -> bytes:
+        match = _PATH.match(path)
+        if match is None or method != "POST":
+            raise EndpointError(404, "UnknownOperationException", f"no such path {path}")
+        if body.too_large(MAX_BODY_BYTES):
+            raise EndpointError(413, "ValidationError", "Request body exceeds the 6 MB limit")
+        if body.malformed:
+            raise EndpointError(400, "ValidationError", "the chunked transfer encoding of the body is malformed")
+        return self.invoke(match.group(1), body.data, headers.get("Content-Type"), headers.get("Accept"))
 
-            def _send(self, status: int, body: bytes, error_code: str | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("x-amzn-RequestId", f"local-{time.monotonic_ns()}")
-                if error_code:
-                    self.send_header("x-amzn-ErrorType", error_code)
-                else:
-                    self.send_header("x-Amzn-Invoked-Production-Variant", "AllTraffic")
-                self.end_headers()
-                self.wfile.write(body)
+    @staticmethod
+    def _headers(error_code: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": f"local-{time.monotonic_ns()}"}
+        if error_code:
+            headers["x-amzn-ErrorType"] = error_code
+        else:
+            headers["x-Amzn-Invoked-Production-Variant"] = "AllTraffic"
+        return headers
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # the workflow logs every call; access lines would only add noise
+    # -- test hooks (the local stack's own API; errors in the gateway's JSON shape) ---------
 
-        return Handler
+    def _hook(self, method: str, path: str, body: Body) -> Response:
+        hook = self.hooks.get((method, path))
+        status, answer = hook(body.data) if hook else (404, {"error": "NotFound", "message": f"no such path {path}"})
+        return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+
+    def _set_fault_hook(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /_local/faults`` with ``{"endpoint": NAME, "mode": MODE or null, "count": N}``."""
+        try:
+            spec = json.loads(body)
+            self.set_fault(spec["endpoint"], spec.get("mode"), spec.get("count"))
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError):
+            return 400, {"error": "ValidationError", "message": _FAULT_SPEC, "field": "body"}
+        except ValueError as exc:  # what set_fault refuses
+            return 400, {"error": "ValidationError", "message": str(exc), "field": "body"}
+        return 200, {"endpoints": self.stats()}

@@ -6,8 +6,11 @@ the one and bind jsonata-python to the other. StartExecution without a name runs
 execution named ``None`` in moto; AWS names it with a UUID, and so does the binding. Its ``Retry`` waits really sleep: the
 local stack can scale them down here (``retry_time_scale``) so fault tests stay quick
 while the ASL file keeps its production intervals. And the end of an execution is
-announced here, so the gateway waits for it instead of polling DescribeExecution. ``tests/workflow/test_engine_binding.py``
-fails loudly when moto changes either hook.
+announced here, so a caller waits for it instead of polling DescribeExecution.
+
+Private to the AWS stand-in: only aws.py imports this module (``LocalAWS.wait`` is the way in
+for everyone else; ``aws.engine_hooks`` lets tests/workflow/test_engine_binding.py fail
+loudly when moto moves a hook).
 """
 
 from __future__ import annotations
@@ -110,6 +113,16 @@ def wait_until_ended(execution_arn: str, timeout: float) -> bool:
     """Block until the execution has ended (its status is final); False on timeout."""
     with _ended_changed:
         return _ended_changed.wait_for(lambda: execution_arn in _ended, timeout)
+
+
+def bound_hooks() -> dict[str, tuple[object, object]]:
+    """Each hook ``bind`` sets: name -> (what moto holds now, what bind set)."""
+    return {
+        "moto's JSONata evaluator": (moto_jsonata._eval_jsonata, evaluate_jsonata),
+        "moto's Retry wait": (retrier_decl.time.sleep, _scaled_sleep),  # type: ignore[attr-defined]
+        "moto's end of an execution": (BaseExecutionWorkerCommunication.terminated, _terminated),
+        "moto's StartExecution": (StepFunctionsParserBackend.start_execution, _start_execution),
+    }
 
 
 def _scaled_sleep(seconds: float) -> None:

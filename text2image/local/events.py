@@ -32,15 +32,17 @@ def as_aws_sends_it(event: dict[str, Any], account: str) -> dict[str, Any]:
 
 
 class EventDispatcher:
-    def __init__(self, aws: Any, bucket: str, account: str) -> None:
-        self.aws, self.bucket, self.account = aws, bucket, account
+    def __init__(self, client: Callable[[str], Any], start_execution: Callable[[str, str], object], bucket: str, account: str) -> None:
+        """``client(service)``: a boto3 client on the local AWS; ``start_execution(input, name)``:
+        starts the workflow, as the rules' Step Functions target does on AWS."""
+        self.client, self.start_execution, self.bucket, self.account = client, start_execution, bucket, account
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
         self.queue_url = ""
 
     def start(self) -> EventDispatcher:
-        sqs, events = self.aws.client("sqs"), self.aws.client("events")
-        self.aws.s3.put_bucket_notification_configuration(Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        sqs, events = self.client("sqs"), self.client("events")
+        self.client("s3").put_bucket_notification_configuration(Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
         self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         for name, pattern in RULES.items():
@@ -65,5 +67,5 @@ class EventDispatcher:
             for message in received.get("Messages", []):
                 event = as_aws_sends_it(json.loads(message["Body"]), self.account)
                 # As the EventBridge -> Step Functions target does: a new execution, a random name.
-                self.aws.start_execution(json.dumps(event), name=uuid.uuid4().hex)
+                self.start_execution(json.dumps(event), uuid.uuid4().hex)
                 self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -8,26 +8,29 @@ Every request goes through CloudFront's behaviours (text2image/routes.py), as on
   DESIGN.md; any other method or path there as the stack answers an undeclared route;
 - ``/images/*``, ``/requests/*``: objects from S3; anything else: the site (the page at ``/``);
   GET and HEAD only, any other method answered with CloudFront's 403;
-- ``GET /_local/stats``, ``POST /_local/faults``: test hooks for the endpoint server, only here.
+- ``/_local/*``: forwarded to the endpoint server's test hooks (``GET /_local/stats``,
+  ``POST /_local/faults``), which exist only locally; the gateway itself holds no endpoint.
+
+Requests come through the shared HTTP plumbing (http_service.py); what is here is routing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
+from email.message import Message
+from http.client import HTTPConnection
 from typing import Any
 from urllib.parse import urlsplit
 
 from text2image.deploy_settings import context_defaults
-from text2image.local import engine
 from text2image.local.aws import BUCKET, LocalAWS
-from text2image.local.endpoints import EndpointServer
-from text2image.local.http_service import HTTPService
+from text2image.local.http_service import Body, HTTPService, Response
 from text2image.local.throttle import TokenBucket, retry_after_header
 from text2image.routes import (
     DISALLOWED_METHOD_ERROR,
@@ -46,6 +49,7 @@ from text2image.routes import (
 from text2image.site import DEFAULT_PAGE, site_files
 
 MAX_BODY_BYTES = 64 * 1024
+LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
 # a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
 ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502}
@@ -101,72 +105,80 @@ def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any
     }
 
 
-def parse_request_body(content_type: str, body: bytes, length: int) -> Any:
+def parse_request_body(content_type: str, body: Body) -> Any:
     """The JSON request, or 400 naming what is wrong with the HTTP body itself (415 for a body
-    that is not JSON by its Content-Type, as API Gateway answers it).
-    ``length`` is the declared size: an oversized body is refused without being read."""
+    that is not JSON by its Content-Type, as API Gateway answers it). An oversized body was
+    left unread (http_service.Body): its size is what is refused."""
     media_type = content_type.split(";", 1)[0].strip().lower() or "application/json"  # API Gateway's default
     if media_type != "application/json":
         raise ApiError(UNSUPPORTED_MEDIA_TYPE_STATUS, "ValidationError", UNSUPPORTED_MEDIA_TYPE_MESSAGE)
-    if length > MAX_BODY_BYTES:
-        raise ApiError(400, "ValidationError", f"body: is {length} bytes; the limit is {MAX_BODY_BYTES}", field="body")
+    if body.too_large(MAX_BODY_BYTES):
+        raise ApiError(400, "ValidationError", f"body: is {body.size} bytes; the limit is {MAX_BODY_BYTES}", field="body")
     try:
-        return json.loads(body)
+        return json.loads(body.data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "ValidationError", f"body: is not valid JSON ({exc})", field="body") from None
 
 
+def encode_answer(status: int, payload: Any, headers: dict[str, str]) -> Response:
+    """An answer on the wire: bytes as they are, anything else as JSON."""
+    headers = {**headers, "X-Content-Type-Options": "nosniff"}
+    if isinstance(payload, bytes):
+        return status, headers, payload
+    return status, {"Content-Type": "application/json", **headers}, json.dumps(payload, ensure_ascii=False).encode()
+
+
 class Gateway(HTTPService):
+    max_body_bytes = MAX_BODY_BYTES
+
     def __init__(
         self,
         aws: LocalAWS,
-        endpoints: EndpointServer,
         validate: Callable[[Any], dict[str, Any]],
         config: GatewayConfig = GatewayConfig(),
         host: str = "127.0.0.1",
         port: int = 8000,
+        *,
+        hooks_url: str,
     ) -> None:
-        """``validate`` checks a request as the deployed edge does, raising ``ApiError``."""
-        self.aws, self.endpoints, self.validate, self.config = aws, endpoints, validate, config
+        """``validate`` checks a request as the deployed edge does, raising ``ApiError``;
+        ``hooks_url``: the endpoint server, whose test hooks ``/_local/*`` are forwarded to."""
+        self.aws, self.validate, self.config, self.hooks_url = aws, validate, config, hooks_url
         self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
-        self.api_routes: dict[tuple[str, str], Callable[[str, bytes, int], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
-        self.hooks: dict[tuple[str, str], Callable[[bytes], Answer]] = {
-            ("GET", "/_local/stats"): lambda body: (200, {"endpoints": self.endpoints.stats()}, {}),
-            ("POST", "/_local/faults"): lambda body: (200, self.set_fault(body), {}),
-        }
+        self.api_routes: dict[tuple[str, str], Callable[[str, Body], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
         self.site = site_files()
-        super().__init__("gateway", self._handler_class(), host, port)
+        super().__init__("gateway", host, port)
 
     # -- the API -----------------------------------------------------------------------
 
-    def accept(self, content_type: str, body: bytes, length: int) -> dict[str, Any]:
+    def accept(self, content_type: str, body: Body) -> dict[str, Any]:
         """The edge of both routes: throttling, then the body checks."""
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", headers={"Retry-After": retry_after_header(wait)})
-        request: dict[str, Any] = parse_request_body(content_type, body, length)
+        request: dict[str, Any] = parse_request_body(content_type, body)
         self.validate(request)  # raises ApiError; the body goes on as sent, as API Gateway passes it
         return request
 
-    def text2image(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def text2image(self, content_type: str, body: Body) -> Answer:
         """``POST /text2image``: wait for the run, answer with its outcome."""
-        request = self.accept(content_type, body, length)
+        request = self.accept(content_type, body)
         request_id = str(uuid.uuid4())  # API Gateway's request id has this form
         arn = self.aws.start_execution(json.dumps(request), name=request_id)
         status, answer = self.wait_for(arn, request_id)
         return status, answer, {}
 
-    def text2image_job(self, content_type: str, body: bytes, length: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def text2image_job(self, content_type: str, body: Body) -> Answer:
         """``POST /text2image/jobs``: start the run and say at once where its results will be.
         Named ``<request id>-n<count>`` as on AWS, where the 202 template reads the count back."""
-        request = self.accept(content_type, body, length)
+        request = self.accept(content_type, body)
         num_images = request.get("num_images", self.config.default_num_images)
         request_id = f"{uuid.uuid4()}-n{num_images}"
         self.aws.start_execution(json.dumps(request), name=request_id)
         return 202, job_answer(self.url, request_id, num_images), {}
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
-        if not engine.wait_until_ended(execution_arn, self.config.sync_timeout):
+        if not self.aws.wait(execution_arn, self.config.sync_timeout):
             return 504, {
                 "error": "Timeout",
                 "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on, its manifest will be at /requests/{request_id}.json",
@@ -199,25 +211,26 @@ class Gateway(HTTPService):
             return b"", headers
         return obj["Body"].read(), headers
 
-    def set_fault(self, body: bytes) -> dict[str, Any]:
-        try:
-            spec = json.loads(body)
-            self.endpoints.set_fault(spec["endpoint"], spec.get("mode"), spec.get("count"))
-        except (json.JSONDecodeError, TypeError, KeyError):
-            raise ApiError(400, "ValidationError", 'body: must be {"endpoint": NAME, "mode": MODE or null, "count": N}', field="body") from None
-        except ValueError as exc:
-            raise ApiError(400, "ValidationError", str(exc), field="body") from None
-        return {"endpoints": self.endpoints.stats()}
-
     # -- the edge ----------------------------------------------------------------------
 
-    def route(self, method: str, path: str, body: bytes, length: int, content_type: str) -> Answer:
-        """One request as the deployed edge answers it: the local test hooks first (they exist
-        only here), then CloudFront's behaviour for the path (text2image/routes.py), which lets
-        its methods through to its origin and answers any other with its 403."""
-        hook = self.hooks.get((method, path))
-        if hook:
-            return hook(body)
+    def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
+        """One request as the edge answers it; an error is answered in JSON, never with a trace."""
+        try:
+            return encode_answer(*self.route(method, path, headers.get("Content-Type", ""), body))
+        except ApiError as exc:
+            return encode_answer(exc.status, exc.body, dict(exc.headers))
+        except Exception:
+            logging.getLogger(__name__).exception("the gateway failed on %s %s", method, path)
+            return encode_answer(500, {"error": "InternalError", "message": "the gateway failed"}, {})
+
+    def route(self, method: str, path: str, content_type: str, body: Body) -> Answer:
+        """A body the plumbing could not read is refused first; then the local test hooks (they
+        exist only here), then CloudFront's behaviour for the path (text2image/routes.py), which
+        lets its methods through to its origin and answers any other with its 403."""
+        if body.malformed:
+            raise ApiError(400, "ValidationError", "body: the chunked transfer encoding is malformed", field="body")
+        if path.startswith(LOCAL_HOOKS):
+            return self.local_hook(method, path, content_type, body)
         behavior = behavior_for(path)
         if method not in behavior.methods:
             raise ApiError(DISALLOWED_METHOD_STATUS, DISALLOWED_METHOD_ERROR, DISALLOWED_METHOD_MESSAGE)
@@ -225,11 +238,22 @@ class Gateway(HTTPService):
             api_route = self.api_routes.get((method, path))
             if api_route is None:  # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it
                 raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
-            return api_route(content_type, body, length)
+            return api_route(content_type, body)
         if behavior.origin is Origin.OBJECTS:
             data, headers = self.s3_object(path, head=method == "HEAD")
             return 200, data, headers
         return self.site_file(path)
+
+    def local_hook(self, method: str, path: str, content_type: str, body: Body) -> Answer:
+        """The endpoint server's test hooks at the gateway's URL: the request passed on as it came."""
+        target = urlsplit(self.hooks_url)
+        connection = HTTPConnection(target.netloc, timeout=30)
+        try:
+            connection.request(method, path, body=body.data, headers={"Content-Type": content_type} if content_type else {})
+            response = connection.getresponse()
+            return response.status, response.read(), {"Content-Type": response.getheader("Content-Type", "application/json")}
+        finally:
+            connection.close()
 
     def site_file(self, path: str) -> Answer:
         """The default behaviour: the bucket's site/ prefix, "/" being the default root object."""
@@ -238,92 +262,3 @@ class Gateway(HTTPService):
         if read is None:
             raise ApiError(404, "NotFound", f"no such path {path}")
         return 200, read(), {"Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream"}
-
-    # -- HTTP ----------------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK
-            # hold the body back ~40 ms on every call.
-            disable_nagle_algorithm = True
-            server_version = "text2image-local"
-
-            def __getattr__(self, name: str) -> Any:
-                # http.server calls do_<METHOD> and answers a method without one with its own
-                # 501 HTML page: every method, known or not, goes to the edge instead.
-                if name.startswith("do_"):
-                    return self._handle
-                raise AttributeError(name)
-
-            def _handle(self) -> None:
-                path = urlsplit(self.path).path
-                content_type = self.headers.get("Content-Type", "")
-
-                def route() -> tuple[int, Any, dict[str, str]]:
-                    body, length = self._read_body()  # may refuse a malformed body
-                    return gateway.route(self.command, path, body, length, content_type)
-
-                self._answer(route, head=self.command == "HEAD")
-
-            def _read_body(self) -> tuple[bytes, int]:
-                """(body, its size). A body over the limit is left unread and its size told
-                (the route refuses it); the connection then closes instead of draining a flood
-                or leaving unread bytes to be taken for the next request."""
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    return self._read_chunked()
-                declared = self.headers.get("Content-Length") or "0"
-                length = int(declared) if declared.isdigit() else MAX_BODY_BYTES + 1
-                if length > MAX_BODY_BYTES:
-                    self.close_connection = True
-                    return b"", length
-                return self.rfile.read(length), length
-
-            def _read_chunked(self) -> tuple[bytes, int]:
-                chunks: list[bytes] = []
-                size = 0
-                while True:
-                    line = self.rfile.readline(64).split(b";", 1)[0].strip()
-                    chunk_size = int(line, 16) if line and all(c in b"0123456789abcdefABCDEF" for c in line) else -1
-                    if chunk_size < 0:
-                        self.close_connection = True
-                        raise ApiError(400, "ValidationError", "body: the chunked transfer encoding is malformed", field="body")
-                    if size + chunk_size > MAX_BODY_BYTES:
-                        self.close_connection = True
-                        return b"", size + chunk_size
-                    if chunk_size == 0:
-                        while self.rfile.readline(1024).strip():  # trailers, up to the blank line
-                            pass
-                        return b"".join(chunks), size
-                    chunks.append(self.rfile.read(chunk_size))
-                    self.rfile.readline(8)  # the CRLF after each chunk
-                    size += chunk_size
-
-            def _answer(self, route: Any, head: bool = False) -> None:
-                try:
-                    status, payload, headers = route()
-                except ApiError as exc:
-                    status, payload, headers = exc.status, exc.body, dict(exc.headers)
-                except Exception as exc:  # never a stack trace to the caller
-                    self.log_error("internal error: %r", exc)
-                    status, payload, headers = 500, {"error": "InternalError", "message": "the gateway failed"}, {}
-                if isinstance(payload, bytes):
-                    data = payload
-                else:
-                    data = json.dumps(payload, ensure_ascii=False).encode()
-                    headers.setdefault("Content-Type", "application/json")
-                self.send_response(status)
-                headers.setdefault("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        return Handler

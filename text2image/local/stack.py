@@ -82,7 +82,7 @@ class LocalStack:
                 endpoint_read_timeout=config.invocation_limit + 10,
             )
         )
-        self.gateway = Gateway(self.aws, self.endpoints, edge_validator(), config.gateway, config.host, config.port)
+        self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
 
     def start(self) -> LocalStack:
         self.endpoints.start()
