@@ -91,6 +91,7 @@ def run_tiny_pipeline(args: argparse.Namespace) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     # Imported here: `generate` should not pay for moto and Pillow.
+    from text2image.local.http_service import PortInUse
     from text2image.local.stack import LocalStack, StackConfig
 
     try:
@@ -106,6 +107,9 @@ def run_up(args: argparse.Namespace) -> int:
                 invocation_limit=args.invocation_limit,
             )
         )
+    except PortInUse as exc:
+        print(f'text2image up: {exc}; choose another with make up ARGS="--port N" or text2image up --port N (0 = any free port)', file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"text2image up: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -99,3 +100,15 @@ def test_bad_options_are_refused_with_a_message() -> None:
         [sys.executable, "-m", "text2image.cli", "up", "--port", "0", "--fault", "sd-local-9=error"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 2 and "no endpoint named 'sd-local-9'" in out.stderr
+
+
+def test_a_port_in_use_is_named_with_how_to_choose_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "text2image.cli", "up", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == (
+        f'text2image up: port {port} on 127.0.0.1 is in use; choose another with make up ARGS="--port N" or text2image up --port N (0 = any free port)\n'
+    )
