@@ -150,8 +150,8 @@ class Api(Construct):
         self.api = self._build_rest_api(throttle_rate, throttle_burst, logging)
         parts = self._build_route_parts(state_machine, default_num_images, api_key)
         sync = self.api.root.add_resource("text2image")
-        self.method = self._build_route(parts, sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
-        self.jobs_method = self._build_route(parts, sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
+        self._build_route(parts, sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
+        self._build_route(parts, sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
         self._build_gateway_responses()
         self.api_key_id = self._build_api_key(throttle_rate, throttle_burst) if api_key else None
         self._acknowledge_findings(logging)

@@ -59,7 +59,7 @@ class Cdn(Construct):
         self.distribution = self._build_distribution(origin_of, logs_bucket)
         self._build_list_bucket_grant(bucket)
         self.url = f"https://{self.distribution.distribution_domain_name}"
-        self.public_base_url = self._build_public_base_url(public_base_url_parameter)
+        self._build_public_base_url(public_base_url_parameter)
         self._build_site_deployment(bucket)
         self._acknowledge_findings()
 

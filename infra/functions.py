@@ -43,7 +43,6 @@ class Functions(Construct):
         )
         self.invoke_endpoint = self._build_function(INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
         self.collect = self._build_function(COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
-        self.all = (self.prepare, self.invoke_endpoint, self.collect)
         self._build_permissions(config, bucket, public_base_url_parameter)
         self._acknowledge_findings()
 
