@@ -20,12 +20,13 @@ from collect_response import (
 
 BASE = "https://d111.cloudfront.net"
 PLAN: Plan = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}}
-FIRST: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
-THIRD: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 2.25}
+# Seeds, seconds and lanes in another order than the indexes: the order must come from the index.
+FIRST: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 9, "endpoint": "sd-1", "seconds": 1.5}
+THIRD: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 0.25}
 LOST: CaughtFailure = {
     "index": 1,
     "endpoint": "sd-2",
-    "seed": 6,
+    "seed": 8,
     "error": "ModelError",
     "cause": json.dumps({"errorMessage": "boom", "errorType": "ModelError", "stackTrace": []}),
 }
@@ -34,8 +35,8 @@ LOST: CaughtFailure = {
 def test_images_and_errors_come_in_index_order_across_lanes() -> None:
     response = build_response(PLAN, [[THIRD], [LOST, FIRST]], 3.14159, BASE)
     assert response["images"] == [
-        {"index": 0, "url": f"{BASE}/images/col-1/0.jpeg", "endpoint": "sd-1", "seed": 5, "seconds": 1.5},
-        {"index": 2, "url": f"{BASE}/images/col-1/2.jpeg", "endpoint": "sd-1", "seed": 7, "seconds": 2.25},
+        {"index": 0, "url": f"{BASE}/images/col-1/0.jpeg", "endpoint": "sd-1", "seed": 9, "seconds": 1.5},
+        {"index": 2, "url": f"{BASE}/images/col-1/2.jpeg", "endpoint": "sd-1", "seed": 7, "seconds": 0.25},
     ]
     assert response["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "ModelError", "message": "boom"}]
     assert json.loads(response["body"]) == [f"{BASE}/images/col-1/0.jpeg", f"{BASE}/images/col-1/2.jpeg"]
