@@ -1,6 +1,6 @@
 """REST API: POST /text2image -> StartSyncExecution and POST /text2image/jobs -> StartExecution
 on the Express workflow, guarded by the one JSON Schema, answering with the status mapping of
-DESIGN.md; API Gateway's own errors in the same {"error", "message"} shape."""
+docs/design.md ("Errors", "The edge"); API Gateway's own errors in the same {"error", "message"} shape."""
 
 from __future__ import annotations
 
