@@ -8,7 +8,7 @@ UV := $(shell python3 -m pip install --quiet uv >&2 && command -v uv || echo pyt
 endif
 ARGS ?=
 
-.PHONY: install install-python install-node torch model-artifact browser velocity up test test-unit test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
+.PHONY: install install-python install-node torch model-artifact browser velocity up test test-unit test-integration test-workflow test-e2e test-web test-infra lint format bench synth deploy clean
 
 # Everything: the Python environment and the Node packages.
 install: install-python install-node
@@ -70,6 +70,10 @@ test: install torch browser velocity test-lambda-runtime
 test-unit: install-python torch test-lambda-runtime
 	$(UV) run pytest tests/unit
 
+# The handlers against the local stack's moto and endpoint server (tests/unit starts neither).
+test-integration: install-python
+	$(UV) run pytest tests/integration
+
 test-workflow: install-python
 	$(UV) run pytest tests/workflow
 
@@ -90,7 +94,8 @@ test-infra: install velocity
 LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)"$$/\1/p' text2image/manifest.py)
 LAMBDA_PYTHON_PATH = $(shell pyenv prefix "$$(pyenv latest $(LAMBDA_PYTHON) 2>/dev/null)" 2>/dev/null)
 LAMBDA_TESTS := tests/unit/test_handlers.py tests/unit/test_planning.py tests/unit/test_request_validation.py tests/unit/test_model_answer.py \
-	tests/unit/test_function_assets.py tests/unit/test_lambda_runtime.py tests/workflow
+	tests/unit/test_collect_response.py tests/unit/test_invocation_errors.py tests/unit/test_workflow_state.py tests/unit/test_event_patterns.py \
+	tests/unit/test_function_assets.py tests/unit/test_lambda_runtime.py tests/integration tests/workflow
 lambda-venv:
 	@test -n "$(LAMBDA_PYTHON)" || { echo "no LAMBDA_PYTHON = \"X.Y\" line in text2image/manifest.py" >&2; exit 1; }
 	PATH="$(if $(LAMBDA_PYTHON_PATH),$(LAMBDA_PYTHON_PATH)/bin:)$$PATH" UV_PROJECT_ENVIRONMENT=.venv-lambda \
