@@ -1,6 +1,6 @@
 """A SageMaker-Runtime-compatible server hosting N named Stable Diffusion endpoints.
 
-``POST /endpoints/<name>/invocations`` speaks the JumpStart contract of DESIGN.md and
+``POST /endpoints/<name>/invocations`` speaks the JumpStart contract of docs/design.md ("The endpoint protocol") and
 answers errors the way SageMaker Runtime does (status, ``x-amzn-ErrorType`` header,
 ``Message`` body), so botocore raises the real exception classes. Each endpoint serves
 one request at a time, like one GPU instance; a request that cannot finish within the

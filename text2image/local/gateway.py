@@ -5,7 +5,7 @@ Every request goes through CloudFront's behaviours (text2image/routes.py), as on
 - ``/text2image`` and ``/text2image/*`` (the API): ``POST /text2image`` and
   ``POST /text2image/jobs`` with the edge checks of the deployed API (content type, size, the
   one JSON Schema, stage throttling), then the workflow, answered with the status mapping of
-  DESIGN.md; any other method or path there as the stack answers an undeclared route;
+  docs/design.md ("Errors"); any other method or path there as the stack answers an undeclared route;
 - ``/images/*``, ``/requests/*``: objects from S3; anything else: the site (the page at ``/``);
   GET and HEAD only, any other method answered with CloudFront's 403;
 - ``/_local/*``: forwarded to the endpoint server's test hooks (``GET /_local/stats``,
@@ -38,6 +38,9 @@ from text2image.routes import (
     DISALLOWED_METHOD_STATUS,
     JOBS_ROUTE,
     SYNC_ROUTE,
+    SYNC_TIMEOUT_ERROR,
+    SYNC_TIMEOUT_MESSAGE,
+    SYNC_TIMEOUT_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
@@ -179,9 +182,9 @@ class Gateway(HTTPService):
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
         if not self.aws.wait(execution_arn, self.config.sync_timeout):
-            return 504, {
-                "error": "Timeout",
-                "message": f"no answer within {self.config.sync_timeout:g} s; the run goes on, its manifest will be at /requests/{request_id}.json",
+            return SYNC_TIMEOUT_STATUS, {
+                "error": SYNC_TIMEOUT_ERROR,
+                "message": SYNC_TIMEOUT_MESSAGE.format(seconds=self.config.sync_timeout),
                 "request_id": request_id,
             }
         execution = self.aws.sfn.describe_execution(executionArn=execution_arn)
