@@ -2,8 +2,8 @@
 the plan and the lanes' outcomes. Pure: no client, no clock, no I/O (collect.py does those).
 
 The shapes here are the workflow state Collect reads (tests/unit/test_workflow_state.py checks
-them against Prepare's and InvokeEndpoint's, and against the ASL's Catch) and the response
-contract it answers.
+them against Prepare's and InvokeEndpoint's, and against the ASL's Catch) and the answers it
+makes: docs/design.md, "The answers" and "What travels in the state".
 """
 
 from __future__ import annotations

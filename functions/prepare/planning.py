@@ -3,6 +3,10 @@
 Images are dealt to endpoints by smooth weighted round-robin (equal weights give plain
 round-robin: 0->A, 1->B, 2->A ...), then grouped into one lane per endpoint. A lane is
 served one image at a time because a GPU endpoint serves one request at a time.
+
+The plan is the workflow's state from here on (docs/design.md, "What travels in the state");
+its shapes are declared here and, where another Lambda folder reads them, there too
+(tests/unit/test_workflow_state.py holds the copies together).
 """
 
 from __future__ import annotations
