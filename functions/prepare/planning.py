@@ -36,14 +36,20 @@ class Request(TypedDict):
     seed: NotRequired[int]
 
 
-class WorkItem(TypedDict):
-    """One image to make: InvokeEndpoint's input, as the workflow hands it over."""
+class PlannedImage(TypedDict):
+    """One image of a lane: which, where, with which seed, under which key."""
 
     request_id: str
     index: int
     endpoint: str
     seed: int
     key: str
+
+
+class Generation(TypedDict):
+    """What every image of a request is made with. Planned once, not once per image: a state
+    may hold 256 KiB, and 16 copies of two 2000-character prompts would not fit."""
+
     prompt: str
     negative_prompt: str
     width: int
@@ -52,16 +58,22 @@ class WorkItem(TypedDict):
     guidance_scale: float
 
 
+class WorkItem(PlannedImage, Generation):
+    """One image to make: InvokeEndpoint's input, a planned image plus the generation, put
+    together by the workflow's Lane map (its ItemSelector)."""
+
+
 class Lane(TypedDict):
     """One endpoint's images, made one after another."""
 
     endpoint: str
-    images: list[WorkItem]
+    images: list[PlannedImage]
 
 
 class Plan(TypedDict):
     request_id: str
     request: Request  # seed filled in
+    generation: Generation
     lanes: list[Lane]
 
 
@@ -124,25 +136,21 @@ def image_key(request_id: str, index: int) -> str:
 def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...]) -> Plan:
     """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes."""
     seed = request.get("seed", default_seed(request_id))
-    lanes: dict[str, list[WorkItem]] = {}
+    lanes: dict[str, list[PlannedImage]] = {}
     for index, endpoint in enumerate(assign(request["num_images"], endpoints)):
         lanes.setdefault(endpoint, []).append(
-            {
-                "request_id": request_id,
-                "index": index,
-                "endpoint": endpoint,
-                "seed": (seed + index) % SEED_SPACE,
-                "key": image_key(request_id, index),
-                "prompt": request["text"],
-                "negative_prompt": request["negative_prompt"],
-                "width": request["width"],
-                "height": request["height"],
-                "num_inference_steps": request["num_inference_steps"],
-                "guidance_scale": request["guidance_scale"],
-            }
+            {"request_id": request_id, "index": index, "endpoint": endpoint, "seed": (seed + index) % SEED_SPACE, "key": image_key(request_id, index)}
         )
     return {
         "request_id": request_id,
         "request": {**request, "seed": seed},
+        "generation": {
+            "prompt": request["text"],
+            "negative_prompt": request["negative_prompt"],
+            "width": request["width"],
+            "height": request["height"],
+            "num_inference_steps": request["num_inference_steps"],
+            "guidance_scale": request["guidance_scale"],
+        },
         "lanes": [{"endpoint": name, "images": images} for name, images in lanes.items()],
     }

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 
 import pytest
 
-from planning import SEED_SPACE, Endpoint, Request, assign, default_seed, parse_endpoints, plan
+from planning import Endpoint, Request, assign, default_seed, parse_endpoints, plan
 
 REQUEST: Request = {
     "text": "a flower",
@@ -28,6 +30,14 @@ def test_weights_share_images_in_proportion_and_interleave() -> None:
     assert order[:3] != ["big", "big", "big"]
 
 
+def test_smooth_weighted_round_robin_deals_in_nginx_order() -> None:
+    """The smooth weighted round-robin sequence (nginx's): for weights 5, 1, 1 it is
+    a a b a c a a, the heavy endpoint's turns spread out rather than bunched."""
+    assert assign(7, parse_endpoints("a:5,b,c")) == ["a", "a", "b", "a", "c", "a", "a"]
+    assert assign(6, parse_endpoints("big:2,small")) == ["big", "small", "big", "big", "small", "big"]
+    assert assign(0, parse_endpoints("a,b")) == []
+
+
 def test_plan_groups_images_into_one_lane_per_endpoint_with_seeds_and_keys() -> None:
     result = plan({**REQUEST, "seed": 10}, "req-1", parse_endpoints("sd-1,sd-2"))
     assert result["request_id"] == "req-1"
@@ -36,7 +46,15 @@ def test_plan_groups_images_into_one_lane_per_endpoint_with_seeds_and_keys() -> 
     assert [image["index"] for image in first] == [0, 2]
     assert [image["seed"] for image in first] == [10, 12]
     assert [image["key"] for image in first] == ["images/req-1/0.jpeg", "images/req-1/2.jpeg"]
-    assert first[0]["prompt"] == "a flower" and first[0]["width"] == 768
+    assert set(first[0]) == {"request_id", "index", "endpoint", "seed", "key"}  # the generation is planned once
+    assert result["generation"] == {
+        "prompt": "a flower",
+        "negative_prompt": REQUEST["negative_prompt"],
+        "width": 768,
+        "height": REQUEST["height"],
+        "num_inference_steps": REQUEST["num_inference_steps"],
+        "guidance_scale": REQUEST["guidance_scale"],
+    }
 
 
 def test_fewer_images_than_endpoints_leaves_idle_endpoints_out() -> None:
@@ -45,8 +63,9 @@ def test_fewer_images_than_endpoints_leaves_idle_endpoints_out() -> None:
 
 
 def test_seeds_wrap_modulo_2_to_the_32() -> None:
-    result = plan({**REQUEST, "num_images": 2, "seed": SEED_SPACE - 1}, "r", parse_endpoints("a"))
-    assert [image["seed"] for image in result["lanes"][0]["images"]] == [SEED_SPACE - 1, 0]
+    result = plan({**REQUEST, "num_images": 3, "seed": 4294967294}, "r", parse_endpoints("a"))
+    assert [image["seed"] for image in result["lanes"][0]["images"]] == [4294967294, 4294967295, 0]
+    assert result["request"]["seed"] == 4294967294
 
 
 def test_default_seed_comes_from_the_request_id() -> None:
@@ -55,7 +74,16 @@ def test_default_seed_comes_from_the_request_id() -> None:
     other = plan(REQUEST, "event-abd", parse_endpoints("a"))
     assert first["request"]["seed"] == again["request"]["seed"] == default_seed("event-abc")
     assert other["request"]["seed"] != first["request"]["seed"]
-    assert 0 <= first["request"]["seed"] < SEED_SPACE
+
+
+def test_the_default_seed_is_the_first_32_bits_of_the_request_ids_sha256() -> None:
+    for request_id in ("event-abc", "s3-0123", "a" * 80):
+        assert default_seed(request_id) == int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16)
+
+
+def test_a_given_seed_of_0_is_kept_not_replaced_by_the_default() -> None:
+    result = plan({**REQUEST, "num_images": 1, "seed": 0}, "event-abc", parse_endpoints("a"))
+    assert result["request"]["seed"] == 0 and result["lanes"][0]["images"][0]["seed"] == 0
 
 
 @pytest.mark.parametrize(
@@ -84,5 +112,23 @@ def test_bad_endpoint_configuration_is_refused_saying_why(spec: str, complaint: 
 
 
 def test_endpoint_spec_parsing() -> None:
-    assert parse_endpoints(" sd-1 , sd-2:3 ") == (Endpoint("sd-1"), Endpoint("sd-2", 3))
+    assert parse_endpoints(" sd-1 , sd-2:3 ") == (Endpoint("sd-1", 1), Endpoint("sd-2", 3))
+    assert Endpoint("sd-1") == Endpoint("sd-1", weight=1)
     assert parse_endpoints("a" * 63 + ",b--c:10") == (Endpoint("a" * 63), Endpoint("b--c", 10))
+
+
+def test_parsed_endpoints_cannot_be_changed_and_can_be_set_members() -> None:
+    endpoint = parse_endpoints("sd-1:2")[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        endpoint.weight = 5  # type: ignore[misc]
+    assert {endpoint, Endpoint("sd-1", 2)} == {endpoint}
+
+
+def test_the_plan_keeps_the_request_with_its_seed_and_lists_each_lanes_images() -> None:
+    request: Request = {**REQUEST, "num_images": 3, "seed": 7}
+    result = plan(request, "req-9", parse_endpoints("sd-1,sd-2"))
+    assert result["request"] == request
+    assert result["lanes"][1] == {
+        "endpoint": "sd-2",
+        "images": [{"request_id": "req-9", "index": 1, "endpoint": "sd-2", "seed": 8, "key": "images/req-9/1.jpeg"}],
+    }

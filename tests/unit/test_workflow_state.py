@@ -93,8 +93,18 @@ def test_the_catch_passes_on_a_caught_failure_made_of_the_work_item(handlers: di
 def test_each_lambda_receives_the_fields_its_input_declares(handlers: dict[str, ModuleType]) -> None:
     assert set(STATES["Prepare"]["Arguments"]["Payload"]) == set(shape(handlers["prepare"].PrepareInput))
     assert INVOKE["Arguments"]["Payload"] == "{% $states.input %}"  # one item of a lane's images
+    # A lane's item is a planned image merged with the plan's generation (held once in the plan).
     assert LANE["Items"] == "{% $states.input.images %}" and "images" in shape(planning.Lane)
+    assert shape(planning.WorkItem) == shape(planning.PlannedImage) | shape(planning.Generation)
+    expected = {name: f"{{% $states.context.Map.Item.Value.{name} %}}" for name in shape(planning.PlannedImage)}
+    expected |= {name: f"{{% $states.input.generation.{name} %}}" for name in shape(planning.Generation)}
+    assert LANE["ItemSelector"] == expected
     assert STATES["Generate"]["Items"] == "{% $states.input.lanes %}" and "lanes" in shape(planning.Plan)
+    assert STATES["Generate"]["ItemSelector"] == {
+        "images": "{% $states.context.Map.Item.Value.images %}",
+        "generation": "{% $states.input.generation %}",
+    }
+    assert shape(planning.Plan)["generation"] == shape(planning.Generation)
     assert set(STATES["Collect"]["Arguments"]["Payload"]) == set(shape(collect_response.CollectInput))
     assert STATES["Generate"]["Output"] == {"plan": "{% $states.input %}", "results": "{% $states.result %}"}
 

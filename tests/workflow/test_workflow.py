@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support import custom_event, invocations, jpeg_dimensions, keys_under, read_manifest, read_object, run_workflow, s3_event
 
+from request_validation import SCHEMA
 from text2image.local.aws import BUCKET
 from text2image.local.stack import LocalStack
 
@@ -181,3 +182,30 @@ def test_an_unsafe_execution_name_never_reaches_an_s3_key(clean_stack: LocalStac
     out = succeeded(run_workflow(clean_stack, {"text": "n", "num_images": 1}, name="my.run"))
     assert out["request_id"].startswith("name-")
     assert all("my.run" not in key for key in keys_under(clean_stack, "images/"))
+
+
+def largest_request() -> dict[str, Any]:
+    """The biggest request the schema allows, in the characters that cost the most bytes: every
+    prompt character 4 bytes in UTF-8 and 12 as a JSON \\u escape pair."""
+    limits = SCHEMA["properties"]
+    return {
+        "text": "🌸" * limits["text"]["maxLength"],
+        "negative_prompt": "🐈" * limits["negative_prompt"]["maxLength"],
+        "num_images": limits["num_images"]["maximum"],
+        "width": 256,
+        "height": 256,
+        "num_inference_steps": 1,
+    }
+
+
+def test_the_largest_request_fits_step_functions_state_limit(clean_stack: LocalStack) -> None:
+    """Step Functions refuses a state over 256 KiB (States.DataLimitExceeded; moto enforces it
+    too). The plan holds the prompts once: 16 copies, one per image, did not fit."""
+    execution = run_workflow(clean_stack, largest_request())
+    out = succeeded(execution)
+    assert len(out["images"]) == largest_request()["num_images"] and out["errors"] == []
+    history = clean_stack.aws.sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    payloads = [
+        details[kind] for event in history for details in event.values() if isinstance(details, dict) for kind in ("input", "output") if kind in details
+    ]
+    assert payloads and max(len(payload.encode()) for payload in payloads) < 256 * 1024
