@@ -74,3 +74,80 @@ def test_huge_numbers_are_shown_rounded_the_same_way_at_every_door() -> None:
         validated_request({"text": "a", "seed": int(float(10**30))})  # what JSONata hands on
     assert str(exact.value) == str(as_double.value)
     assert exact.value.reason == "must be at most 4294967295 (got 1e+30)"
+
+
+ALLOWED = "text, negative_prompt, width, height, num_images, num_inference_steps, guidance_scale, seed"
+
+
+@pytest.mark.parametrize(
+    ("request_", "field", "message"),
+    [
+        ({"text": "a", "zeta": 1, "colour": "red"}, "colour", f"colour: unknown field; allowed: {ALLOWED}"),
+        ({"negative_prompt": "b"}, "text", "text: is required"),
+        ([{"text": "a"}], "body", "body: must be a JSON object"),
+        ("a flower", "body", "body: must be a JSON object"),
+        ({"text": 5}, "text", "text: must be a string (got 5)"),
+        ({"text": "a", "guidance_scale": "7.5"}, "guidance_scale", 'guidance_scale: must be a number (got "7.5")'),
+        ({"text": "a", "guidance_scale": 20.5}, "guidance_scale", "guidance_scale: must be at most 20 (got 20.5)"),
+        ({"text": "a", "height": True}, "height", "height: must be a whole number (got true)"),
+        ({"text": "a", "width": 248}, "width", "width: must be at least 256 (got 248)"),
+        ({"text": "a", "num_images": None}, "num_images", "num_images: must be a whole number (got null)"),
+        ({"text": "x" * 2001}, "text", "text: must be at most 2000 characters (got 2001)"),
+        ({"text": "a", "negative_prompt": "y" * 2001}, "negative_prompt", "negative_prompt: must be at most 2000 characters (got 2001)"),
+    ],
+)
+def test_each_refusal_has_its_field_reason_and_body(request_: Any, field: str, message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        validated_request(request_)
+    error = raised.value
+    assert (error.field, f"{error.field}: {error.reason}") == (field, message)
+    assert error.body == {"error": "ValidationError", "message": message, "field": field}
+    assert json.loads(str(error)) == error.body
+
+
+def test_non_ascii_values_are_shown_as_written() -> None:
+    with pytest.raises(ValidationError) as raised:
+        validated_request({"text": "a", "width": "größe"})
+    assert raised.value.reason == 'must be a whole number (got "größe")'
+    assert json.loads(str(raised.value))["message"] == 'width: must be a whole number (got "größe")'
+
+
+def test_a_value_shown_in_40_characters_is_shown_whole_and_a_longer_one_cut_to_40() -> None:
+    forty = "w" * 38  # 40 characters with its quotes
+    with pytest.raises(ValidationError) as whole:
+        validated_request({"text": "a", "width": forty})
+    assert whole.value.reason == f'must be a whole number (got "{forty}")'
+    with pytest.raises(ValidationError) as cut:
+        validated_request({"text": "a", "width": forty + "w"})
+    assert cut.value.reason == f'must be a whole number (got "{"w" * 36}...)'
+    assert len('"' + "w" * 36 + "...") == 40
+
+
+@pytest.mark.parametrize(
+    ("seed", "shown"),
+    [
+        (2**53 - 1, "9007199254740991"),  # the largest integer a double holds exactly: shown as is
+        (2**53, "9.00719925474099e+15"),
+        (-(2**53), "-9.00719925474099e+15"),
+        (-(2**53) + 1, "-9007199254740991"),
+    ],
+)
+def test_integers_from_2_to_the_53_on_are_shown_rounded(seed: int, shown: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        validated_request({"text": "a", "seed": seed})
+    bound = "at most 4294967295" if seed > 0 else "at least 0"
+    assert raised.value.reason == f"must be {bound} (got {shown})"
+
+
+def test_the_defaults_are_the_schemas_and_given_values_are_kept() -> None:
+    assert validated_request({"text": "a"}) == {
+        "text": "a",
+        "negative_prompt": "",
+        "width": 768,
+        "height": 512,
+        "num_images": 4,
+        "num_inference_steps": 50,
+        "guidance_scale": 7.5,
+    }
+    given = {"text": "b", "negative_prompt": "n", "width": 256, "height": 1280, "num_images": 16, "num_inference_steps": 150, "guidance_scale": 0, "seed": 0}
+    assert validated_request(given) == given
