@@ -86,9 +86,9 @@ class Functions(Construct):
     def _acknowledge_findings(self) -> None:
         prefix_reason = "Objects under one key prefix of this stack's bucket; the keys carry request ids not known in advance."
         for fn, finding, what in (
-            (self.prepare, "prompts/*", "Read prompt files only. "),
-            (self.invoke_endpoint, "images/*", "PutObject of images only. "),
-            (self.collect, "requests/*", "PutObject of manifests only. "),
+            (self.prepare, f"{PROMPTS_PREFIX}*", "Read prompt files only. "),
+            (self.invoke_endpoint, f"{IMAGES_PREFIX}*", "PutObject of images only. "),
+            (self.collect, f"{REQUESTS_PREFIX}*", "PutObject of manifests only. "),
         ):
             assert fn.role is not None
             acknowledge(fn.role, f"AwsSolutions-IAM5[Resource::<StorageBucket5CB7C8EA.Arn>/{finding}]", what + prefix_reason)

@@ -42,7 +42,9 @@ def read_object(stack: LocalStack, key: str) -> tuple[bytes, str]:
 
 
 def read_manifest(stack: LocalStack, request_id: str) -> dict[str, Any]:
-    body, _ = read_object(stack, f"requests/{request_id}.json")
+    from collect_response import manifest_key
+
+    body, _ = read_object(stack, manifest_key(request_id))
     manifest: dict[str, Any] = json.loads(body)
     return manifest
 

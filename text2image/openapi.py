@@ -19,8 +19,9 @@ from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import JOBS_ROUTE, SYNC_ROUTE
 
 OPENAPI_VERSION = "3.0.3"
-SEED_MAX = 4294967295
 JSON = "application/json"
+# An image's seed is (seed + index) mod 2^32: within the request's own seed range.
+SEED_MAX = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["seed"]["maximum"]
 
 # Keywords draft-04 and an OpenAPI 3.0 Schema Object share with the same meaning; "$schema"
 # is dropped, and anything else (definitions, patternProperties, type lists...) is refused

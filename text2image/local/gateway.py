@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from text2image.deploy_settings import context_defaults
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.http_service import Body, HTTPService, Response
+from text2image.local.lambdas import function_module
 from text2image.local.throttle import TokenBucket, retry_after_header
 from text2image.routes import (
     DISALLOWED_METHOD_ERROR,
@@ -56,6 +57,8 @@ LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
 # a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
 ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502}
+# The S3 key layout, from the functions that write the keys.
+_planning, _collect_response = function_module("planning"), function_module("collect_response")
 _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
 
 
@@ -103,8 +106,8 @@ def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any
     image URLs, each answering as soon as its image is written."""
     return {
         "request_id": request_id,
-        "status_url": f"{base_url}/requests/{request_id}.json",
-        "images": [f"{base_url}/images/{request_id}/{index}.jpeg" for index in range(num_images)],
+        "status_url": f"{base_url}/{_collect_response.manifest_key(request_id)}",
+        "images": [f"{base_url}/{_planning.image_key(request_id, index)}" for index in range(num_images)],
     }
 
 

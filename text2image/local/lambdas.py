@@ -69,15 +69,21 @@ def add_function_paths() -> None:
             sys.path.append(path)
 
 
+def function_module(name: str) -> Any:
+    """A pure module of the function folders (``request_validation``, ``planning``,
+    ``collect_response``...): the local stack uses the same code as the Lambdas, never a copy."""
+    add_function_paths()
+    return importlib.import_module(name)
+
+
 def request_validation() -> Any:
     """The Prepare function's request check: the local edge validates with the same code."""
-    add_function_paths()
-    return importlib.import_module("request_validation")
+    return function_module("request_validation")
 
 
 def load_handlers() -> dict[str, Handler]:
-    """Import each function folder's handler. Their settings are read from the environment
-    at import, as at a cold start, so the environment must be set before this is called."""
+    """Import each function folder's handler. Each reads its settings from the environment on
+    first use (``get_settings()``, cached), as after a cold start."""
     add_function_paths()
     handlers = {}
     for function in LAMBDAS:
