@@ -8,24 +8,10 @@ import re
 from typing import Any
 
 import pytest
+from handler_events import IMAGE, call
 from support import jpeg_dimensions, keys_under, read_manifest, read_object
 
-from text2image.local.lambdas import LambdaContext
 from text2image.local.stack import LocalStack
-
-IMAGE = {
-    "request_id": "unit-1",
-    "index": 0,
-    "endpoint": "sd-local-1",
-    "seed": 11,
-    "key": "images/unit-1/0.jpeg",
-    "prompt": 'a "quoted" flower',
-    "negative_prompt": "",
-    "width": 512,
-    "height": 256,
-    "num_inference_steps": 20,
-    "guidance_scale": 7.5,
-}
 
 
 @pytest.fixture
@@ -33,10 +19,6 @@ def invoke_endpoint(clean_stack: LocalStack) -> Any:
     import invoke_endpoint
 
     return invoke_endpoint
-
-
-def call(module: Any, event: Any) -> Any:
-    return module.handler(event, LambdaContext(module.__name__))
 
 
 def test_invoke_endpoint_stores_a_jpeg_and_reports_it(invoke_endpoint: Any, clean_stack: LocalStack) -> None:

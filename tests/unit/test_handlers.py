@@ -6,35 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from handler_events import IMAGE, call
 
-from text2image.local.lambdas import LambdaContext
 from text2image.manifest import LAMBDAS
 
-if TYPE_CHECKING:  # the handler modules are imported in the tests, once their environment is set
-    from invoke_endpoint import WorkItem
-
 pytestmark = pytest.mark.usefixtures("lambda_env")
-
-IMAGE: WorkItem = {
-    "request_id": "unit-1",
-    "index": 0,
-    "endpoint": "sd-local-1",
-    "seed": 11,
-    "key": "images/unit-1/0.jpeg",
-    "prompt": 'a "quoted" flower',
-    "negative_prompt": "",
-    "width": 512,
-    "height": 256,
-    "num_inference_steps": 20,
-    "guidance_scale": 7.5,
-}
-
-
-def call(module: Any, event: Any) -> Any:
-    return module.handler(event, LambdaContext(module.__name__))
 
 
 def test_prepare_plans_a_plain_request() -> None:
