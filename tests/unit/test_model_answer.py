@@ -69,3 +69,134 @@ def test_a_model_servers_error_body_is_reduced_to_its_message() -> None:
 def test_a_model_error_without_the_containers_answer_keeps_sagemakers_message() -> None:
     timed_out = {"Error": {"Code": "ModelError", "Message": "Your invocation timed out while waiting for a response from container primary."}}
     assert model_error_message(timed_out) == "Your invocation timed out while waiting for a response from container primary."
+
+
+def segment(marker: int, payload: bytes) -> bytes:
+    """A JPEG marker segment: FF, the marker, a length that counts itself, the payload."""
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def frame(width: int, height: int, marker: int = 0xC0) -> bytes:
+    """A start-of-frame segment: precision, height, width, one component."""
+    return segment(marker, bytes([8]) + height.to_bytes(2, "big") + width.to_bytes(2, "big") + bytes([1, 1, 0x11, 0]))
+
+
+SOI = b"\xff\xd8"
+
+
+@pytest.mark.parametrize("marker", [0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
+def test_every_start_of_frame_marker_gives_the_size(marker: int) -> None:
+    assert jpeg_size(SOI + segment(0xE0, b"JFIF\x00") + frame(300, 200, marker)) == (300, 200)
+
+
+@pytest.mark.parametrize("marker", [0xC4, 0xC8, 0xCC, 0xDB, 0xDD, 0xE1, 0xFE])
+def test_segments_that_are_no_frame_are_skipped_by_their_length(marker: int) -> None:
+    """DHT (C4), JPG (C8) and DAC (CC) sit in the C0..CF range but carry no size."""
+    lookalike = segment(marker, bytes([8]) + (999).to_bytes(2, "big") + (888).to_bytes(2, "big") + bytes(6))
+    assert jpeg_size(SOI + lookalike + frame(640, 480)) == (640, 480)
+
+
+@pytest.mark.parametrize("marker", [0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7])
+def test_standalone_markers_have_no_length_and_are_stepped_over(marker: int) -> None:
+    assert jpeg_size(SOI + bytes([0xFF, marker]) + frame(72, 56)) == (72, 56)
+
+
+def test_fill_bytes_before_a_marker_are_skipped() -> None:
+    assert jpeg_size(SOI + b"\xff\xff\xff" + frame(96, 64)) == (96, 64)
+    assert jpeg_size(SOI + segment(0xE0, b"JFIF\x00") + b"\xff" + frame(64, 96)) == (64, 96)
+
+
+def test_a_frame_header_that_ends_with_the_data_is_read() -> None:
+    header = SOI + frame(1280, 256)[:9]  # FF C0, length, precision, height, width: nothing after
+    assert jpeg_size(header) == (1280, 256)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 4, 5])
+def test_a_truncated_frame_header_is_no_frame_header(cut: int) -> None:
+    with pytest.raises(ValueError, match=r"^no JPEG frame header$"):
+        jpeg_size(SOI + frame(1280, 256)[: 9 - cut])
+
+
+def test_a_frame_header_after_the_start_of_scan_is_not_read() -> None:
+    with pytest.raises(ValueError, match=r"^no JPEG frame header$"):
+        jpeg_size(SOI + segment(0xDA, b"\x01\x01\x00\x00\x3f\x00") + frame(64, 64))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "no JPEG start-of-image marker"),
+        (b"\xff", "no JPEG start-of-image marker"),
+        (b"\xff\xd9" + frame(64, 64), "no JPEG start-of-image marker"),
+        (SOI, "no JPEG frame header"),
+        (SOI + b"\x00\x00\x00", "no JPEG frame header"),  # too short for a segment header
+        (SOI + b"\x00\x00\x00\x00", "broken JPEG segment at byte 2"),
+        (SOI + segment(0xE0, b"JFIF\x00") + b"\x12\x34" + frame(64, 64), "broken JPEG segment at byte 11"),
+        (SOI + segment(0xE0, bytes(20)), "no JPEG frame header"),
+    ],
+)
+def test_what_is_no_jpeg_is_refused_saying_where(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        jpeg_size(data)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>", "the endpoint answered 6 bytes that are not JSON"),
+        (b'{"generated_images": ["\x80"]}', "the endpoint answered 27 bytes that are not JSON"),
+        (b'"generated_images"', "the answer has no generated_images list of base64 strings"),
+        (b'{"images": ["/9j/"]}', "the answer has no generated_images list of base64 strings"),
+        (b'{"generated_images": "/9j/"}', "the answer has no generated_images list of base64 strings"),
+        (b'{"generated_images": [[255, 216]]}', "the answer has no generated_images list of base64 strings"),
+        (b'{"generated_images": ["/9j"]}', "generated_images[0] is not valid base64"),
+        (b'{"generated_images": ["R0lGODlh"]}', "generated_images[0] is not a JPEG (no JPEG start-of-image marker)"),
+    ],
+)
+def test_each_bad_answer_says_what_is_wrong(body: bytes, message: str) -> None:
+    with pytest.raises(InvalidModelResponse) as raised:
+        image_from_answer(body, 768, 512)
+    assert str(raised.value) == message
+
+
+def test_the_first_image_is_taken_and_its_size_checked_width_first() -> None:
+    wide, tall = jpeg(96, 64), jpeg(64, 96)
+    assert image_from_answer(answer(wide, tall), 96, 64) == wide
+    with pytest.raises(InvalidModelResponse) as raised:
+        image_from_answer(answer(tall, wide), 96, 64)
+    assert str(raised.value) == "the image is 64x96, 96x64 was asked for"
+
+
+@pytest.mark.parametrize(
+    ("original", "reason"),
+    [
+        ('{"message": "prompt is required"}', "prompt is required"),
+        ('["a", "list"]', '["a", "list"]'),  # JSON, but not an object
+        ('"a string"', '"a string"'),
+        ('{"message": 5}', '{"message": 5}'),
+        ('{"code": 400}', '{"code": 400}'),
+        ("", ""),
+    ],
+)
+def test_the_containers_answer_is_its_message_when_it_has_one_else_the_whole_answer(original: str, reason: str) -> None:
+    error = {"Error": {"Code": "ModelError", "Message": "SageMaker's sentence"}, "OriginalStatusCode": 424, "OriginalMessage": original}
+    assert model_error_message(error) == f"the model container answered 424: {reason}"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"Error": {"Message": "SageMaker's sentence"}, "OriginalMessage": "body"},  # no status
+        {"Error": {"Message": "SageMaker's sentence"}, "OriginalStatusCode": 500},  # no body
+        {"Error": {"Message": "SageMaker's sentence"}, "OriginalStatusCode": 500, "OriginalMessage": None},
+        {"Error": {"Message": "SageMaker's sentence"}, "OriginalStatusCode": 500, "OriginalMessage": 7},
+    ],
+)
+def test_without_a_status_and_a_text_body_sagemakers_message_is_kept(error: dict[str, object]) -> None:
+    assert model_error_message(error) == "SageMaker's sentence"
+
+
+@pytest.mark.parametrize("error", [{}, {"Error": "not a mapping"}, {"Error": {"Code": "ModelError"}}])
+def test_an_error_with_no_message_at_all_is_an_empty_reason(error: dict[str, object]) -> None:
+    assert model_error_message(error) == ""

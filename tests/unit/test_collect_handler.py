@@ -1,0 +1,169 @@
+"""Collect's handler with S3 and SSM replaced by fakes: what it writes (the manifest, before it
+fails), what it answers, the metrics it emits (Powertools' EMF lines on stdout) and the line it
+logs. Its response building is tests/unit/test_collect_response.py; against moto's S3 and SSM,
+tests/integration/test_handlers_with_aws.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+import collect
+from collect_response import CaughtFailure, CollectInput, ImageResult
+from text2image.local.lambdas import LambdaContext
+
+pytestmark = pytest.mark.usefixtures("lambda_env")
+
+PARAMETER = "/text2image/unit/public-base-url"  # tests/unit/conftest.py's PUBLIC_BASE_URL_PARAMETER
+STARTED = "2026-11-25T12:00:00Z"
+NOW = datetime(2026, 11, 25, 12, 0, 2, 500000, tzinfo=UTC)  # 2.5 s after STARTED
+REQUEST = {"text": "un café", "num_images": 3}
+MADE: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
+ALSO_MADE: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 1.25}
+LOST: CaughtFailure = {"index": 1, "endpoint": "sd-2", "seed": 6, "error": "States.Timeout", "cause": "Task timed out"}
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_object(self, **arguments: Any) -> None:
+        self.puts.append(arguments)
+
+
+class Clock(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> Clock:
+        assert tz is UTC
+        return cls.fromtimestamp(NOW.timestamp(), UTC)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> FakeS3:
+    fake = FakeS3()
+    monkeypatch.setattr(collect, "s3_client", lambda: fake)
+    monkeypatch.setattr(collect, "datetime", Clock)
+    return fake
+
+
+@pytest.fixture
+def parameter_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The SSM parameter holds the CloudFront URL with a trailing slash."""
+    reads: list[tuple[str, int]] = []
+
+    def get_parameter(name: str, max_age: int) -> str:
+        reads.append((name, max_age))
+        return "https://d111.cloudfront.net/"
+
+    monkeypatch.setattr(parameters, "get_parameter", get_parameter)
+    return reads
+
+
+@pytest.fixture
+def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """The JSON lines Powertools' logger writes (to the stdout it found at import)."""
+    buffer = io.StringIO()
+    monkeypatch.setattr(collect.logger.registered_handler, "stream", buffer)
+    return buffer
+
+
+def run(*lanes: list[Any], request_id: str = "col-1") -> Any:
+    event: CollectInput = {"plan": {"request_id": request_id, "request": REQUEST}, "results": list(lanes), "started": STARTED}
+    return collect.handler(event, LambdaContext("collect"))
+
+
+def metrics(stdout: str) -> dict[str, list[float]]:
+    """Metric name -> value, from the EMF lines on stdout, each checked to be a count in our namespace."""
+    found = {}
+    for line in stdout.splitlines():
+        emf = json.loads(line)
+        (directive,) = emf["_aws"]["CloudWatchMetrics"]
+        (metric,) = directive["Metrics"]
+        assert directive["Namespace"] == "text2image" and metric["Unit"] == "Count"
+        found[metric["Name"]] = emf[metric["Name"]]
+    return found
+
+
+def test_a_partial_run_writes_its_manifest_and_answers_with_the_images_and_errors(s3: FakeS3, parameter_reads: list[tuple[str, int]]) -> None:
+    response = run([ALSO_MADE, MADE], [LOST])
+    base = "https://d111.cloudfront.net"
+    assert [image["url"] for image in response["images"]] == [f"{base}/images/col-1/0.jpeg", f"{base}/images/col-1/2.jpeg"]
+    assert response["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "States.Timeout", "message": "Task timed out"}]
+    assert response["time"] == 2.5
+    (put,) = s3.puts
+    assert put == {
+        "Bucket": "unit-bucket",
+        "Key": "requests/col-1.json",
+        "Body": json.dumps({**response, "status": "partial", "request": REQUEST}, ensure_ascii=False).encode(),
+        "ContentType": "application/json",
+        "CacheControl": "no-cache",
+    }
+    assert "un café".encode() in put["Body"]  # UTF-8, not \u escapes
+    assert parameter_reads == [(PARAMETER, 300)]  # through Powertools' cache, 5 minutes per container
+
+
+def test_a_run_with_every_image_is_succeeded(s3: FakeS3, parameter_reads: list[tuple[str, int]]) -> None:
+    response = run([MADE, ALSO_MADE])
+    assert response["errors"] == [] and len(response["images"]) == 2
+    assert json.loads(s3.puts[0]["Body"])["status"] == "succeeded"
+
+
+def test_a_run_with_no_image_records_the_failure_then_fails_with_the_502_body(s3: FakeS3, parameter_reads: list[tuple[str, int]]) -> None:
+    with pytest.raises(collect.GenerationFailed) as raised:
+        run([LOST], request_id="col-2")
+    assert json.loads(str(raised.value)) == {
+        "error": "GenerationFailed",
+        "message": "no image could be made: all 1 failed",
+        "request_id": "col-2",
+        "errors": [{"index": 1, "endpoint": "sd-2", "error": "States.Timeout", "message": "Task timed out"}],
+    }
+    (put,) = s3.puts
+    assert put["Key"] == "requests/col-2.json" and json.loads(put["Body"])["status"] == "failed"
+
+
+def test_each_run_emits_the_delivered_and_failed_counts(s3: FakeS3, parameter_reads: list[tuple[str, int]], capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    run([MADE, ALSO_MADE], [LOST])
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [2], "ImagesFailed": [1]}
+    with pytest.raises(collect.GenerationFailed):
+        run([LOST])
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [1]}
+
+
+def test_each_run_logs_its_status_and_counts_under_the_request_id(s3: FakeS3, parameter_reads: list[tuple[str, int]], log: io.StringIO) -> None:
+    run([MADE], [LOST])
+    (line,) = [json.loads(text) for text in log.getvalue().splitlines() if json.loads(text)["message"] == "collected"]
+    assert (line["level"], line["status"], line["images"], line["errors"], line["correlation_id"]) == ("INFO", "partial", 1, 1, "col-1")
+
+
+@pytest.mark.parametrize("stored", ["d111.cloudfront.net", "ftp://d111.cloudfront.net", ""])
+def test_a_parameter_that_is_no_http_url_is_refused_naming_it(stored: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: stored)
+    with pytest.raises(ValueError) as raised:
+        collect.public_base_url()
+    assert str(raised.value) == f"{PARAMETER} must hold an http(s) URL, not {stored!r}"
+
+
+@pytest.mark.parametrize(("stored", "base"), [("http://localhost:4566//", "http://localhost:4566"), ("https://cdn.example", "https://cdn.example")])
+def test_the_base_url_loses_its_trailing_slashes(stored: str, base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: stored)
+    assert collect.public_base_url() == base
+
+
+def test_the_s3_client_is_made_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    collect.s3_client.cache_clear()
+    client = collect.s3_client()
+    assert client.meta.service_model.service_name == "s3" and collect.s3_client() is client
+    collect.s3_client.cache_clear()
+
+
+def test_settings_cannot_change_after_the_cold_start() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        collect.get_settings().bucket = "other"  # type: ignore[misc]
