@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--endpoints", type=int, default=2, help="how many model endpoints (default 2)")
     up.add_argument("--latency", type=float, default=0.0, help="simulated GPU seconds per image of the preview model (default 0)")
     up.add_argument(
+        "--call-overhead",
+        type=float,
+        default=0.0,
+        help="simulated GPU seconds per endpoint call of the preview model, paid once however many images it makes (default 0)",
+    )
+    up.add_argument(
         "--model",
         default="preview",
         metavar="preview|diffusers:DIR",
@@ -101,6 +107,7 @@ def run_up(args: argparse.Namespace) -> int:
                 host=args.host,
                 endpoints=args.endpoints,
                 latency=args.latency,
+                call_overhead=args.call_overhead,
                 model=args.model,
                 faults=tuple(args.fault),
                 retry_time_scale=args.retry_time_scale,
@@ -116,7 +123,7 @@ def run_up(args: argparse.Namespace) -> int:
     stop_signals = StopSignals()
     stack.start()
     names = ", ".join(stack.config.endpoint_names)
-    latency = f", {args.latency:g} s per image" if args.model == "preview" else ""
+    latency = f", {args.call_overhead:g} s per call + {args.latency:g} s per image" if args.model == "preview" else ""
     print(
         f"text2image local stack ready\n"
         f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -51,26 +52,33 @@ def endpoint_module(name: str) -> ModuleType:
 
 
 class PreviewContainer:
-    """Preview images, ``latency`` seconds each (drawing included), as one GPU would make them."""
+    """Preview images timed as one GPU makes them: a call of k images takes ``call_overhead`` +
+    k x ``latency`` seconds, drawing included (``clock`` and ``sleep`` are replaceable for tests)."""
 
-    def __init__(self, latency: float = 0.0) -> None:
-        self.latency = latency
+    def __init__(
+        self,
+        latency: float = 0.0,
+        call_overhead: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.latency, self.call_overhead = latency, call_overhead
+        self.clock, self.sleep = clock, sleep
         self.contract = endpoint_module("jumpstart_contract")
         self.limits = self.contract.Limits()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str) -> bytes:
+        started = self.clock()
         try:
             request = self.contract.parse_request(body, content_type, self.limits)
             kind = self.contract.check_accept(accept)
-            encoded = []
-            for seed in request.seeds:
-                # --latency is an image's whole GPU time: drawing and encoding it count towards it.
-                started = time.monotonic()
-                encoded.append(self.contract.encode_image(render(request.prompt, seed, request.width, request.height), kind))
-                time.sleep(max(0.0, self.latency - (time.monotonic() - started)))
+            encoded = [self.contract.encode_image(render(request.prompt, seed, request.width, request.height), kind) for seed in request.seeds]
             answer: bytes = self.contract.answer_body(request.prompt, encoded, kind)
-        except self.contract.InvalidRequest as exc:
+        except self.contract.InvalidRequest as exc:  # refused before the GPU: no GPU time
             raise ContainerError(400, str(exc)) from None
+        # A GPU pays a per-call cost (prompt encoding, pipeline set-up, kernel launches) once, then each
+        # image of the batch: C + k.T for the whole call, the drawing and encoding counted in it.
+        self.sleep(max(0.0, self.call_overhead + len(encoded) * self.latency - (self.clock() - started)))
         return answer
 
 

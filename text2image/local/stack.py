@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ class StackConfig:
     port: int = 8000
     host: str = "127.0.0.1"
     endpoints: int = 2
-    latency: float = 0.0
+    latency: float = 0.0  # seconds per image of the preview model
+    call_overhead: float = 0.0  # seconds per endpoint call of the preview model, on top of the images'
     model: str = "preview"  # or diffusers:DIR
     faults: tuple[str, ...] = ()  # NAME=MODE[:COUNT]
     retry_time_scale: float = 1.0
@@ -46,14 +48,19 @@ def edge_validator() -> Any:
     return validate
 
 
-def container_factory(model: str, latency: float) -> Callable[[str], Container]:
+def container_factory(model: str, latency: float, call_overhead: float = 0.0) -> Callable[[str], Container]:
     """``preview`` or ``diffusers:DIR`` -> what makes each endpoint's container."""
+    timings = (("--latency", latency), ("--call-overhead", call_overhead))
+    for option, value in timings:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{option} must be 0 or more seconds, not {value:g}")
     kind, _, folder = model.partition(":")
     if kind == "preview" and not folder:
-        return lambda name: PreviewContainer(latency)
+        return lambda name: PreviewContainer(latency, call_overhead)
     if kind == "diffusers" and folder:
-        if latency:
-            raise ValueError("--latency applies to the preview model only: a diffusers model takes the time it takes")
+        for option, value in timings:
+            if value:
+                raise ValueError(f"{option} applies to the preview model only: a diffusers model takes the time it takes")
         model_dir = check_diffusers_folder(Path(folder).expanduser())
         try:
             endpoint_module("inference")  # torch + diffusers
@@ -69,7 +76,7 @@ class LocalStack:
             raise ValueError("at least one endpoint is needed")
         self.config = config
         faults = [Fault.parse(text) for text in config.faults]
-        container = container_factory(config.model, config.latency)
+        container = container_factory(config.model, config.latency, config.call_overhead)
         self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit)
         for name, fault in faults:
             self.endpoints.set_fault(name, fault.mode, fault.remaining)
