@@ -3,6 +3,9 @@ the overhead reaches the endpoints (a call it puts past the call limit fails as 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from support import post_json
 
 from text2image.local.process import LocalStackProcess
@@ -15,3 +18,8 @@ def test_the_banner_states_the_cost_and_a_call_past_the_limit_fails() -> None:
     assert status == 502, answer
     assert [(e["endpoint"], e["error"]) for e in answer["errors"]] == [("sd-local-1", "ModelError")]
     assert "timed out" in answer["errors"][0]["message"] and "limit 0.5 s" in answer["errors"][0]["message"]
+
+
+def test_a_negative_overhead_is_refused_before_anything_starts() -> None:
+    out = subprocess.run([sys.executable, "-m", "text2image.cli", "up", "--port", "0", "--call-overhead", "-1"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr == "text2image up: --call-overhead must be 0 or more seconds, not -1\n"

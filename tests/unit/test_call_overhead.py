@@ -5,14 +5,16 @@ an injected clock and sleep, not timed."""
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
 
 import pytest
 from support import sagemaker_runtime
 
-from text2image.cli import main
 from text2image.local.containers import ContainerError, PreviewContainer
 from text2image.local.endpoints import EndpointServer
+from text2image.local.stack import container_factory
 
 
 def body(images: int) -> bytes:
@@ -85,15 +87,15 @@ def test_a_call_whose_overhead_passes_the_limit_gets_sagemakers_timeout_answer(o
 
 
 @pytest.mark.parametrize(
-    ("args", "says"),
+    ("model", "latency", "overhead", "says"),
     [
-        (["--call-overhead", "-1"], "--call-overhead must be 0 or more seconds, not -1"),
-        (["--call-overhead", "nan"], "--call-overhead must be 0 or more seconds, not nan"),
-        (["--call-overhead", "inf"], "--call-overhead must be 0 or more seconds, not inf"),
-        (["--latency", "-0.5"], "--latency must be 0 or more seconds, not -0.5"),
-        (["--model", "diffusers:.", "--call-overhead", "1"], "--call-overhead applies to the preview model only"),
+        ("preview", 0.25, -1.0, "--call-overhead must be 0 or more seconds, not -1"),
+        ("preview", 0.25, math.nan, "--call-overhead must be 0 or more seconds, not nan"),
+        ("preview", 0.25, math.inf, "--call-overhead must be 0 or more seconds, not inf"),
+        ("preview", -0.5, 1.0, "--latency must be 0 or more seconds, not -0.5"),
+        ("diffusers:.", 0.0, 1.0, "--call-overhead applies to the preview model only: a diffusers model takes the time it takes"),
     ],
 )
-def test_bad_timings_are_refused_before_anything_starts(args: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["up", "--port", "0", *args]) == 2
-    assert capsys.readouterr().err.startswith(f"text2image up: {says}")
+def test_bad_timings_are_refused_with_a_message(model: str, latency: float, overhead: float, says: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(says)}$"):
+        container_factory(model, latency, overhead)
