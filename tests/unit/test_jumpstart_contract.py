@@ -5,6 +5,7 @@ same contract through the endpoint server is tests/unit/test_endpoint_contract.p
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import math
@@ -303,3 +304,11 @@ def test_a_jpeg_answer_over_6_mib_is_refused_with_its_size() -> None:
     with pytest.raises(contract.InvalidRequest) as raised:
         contract.answer_body("p", [filler(7 * 2**20 + 2**19)], JSON_JPEG)
     assert str(raised.value) == "the answer would be 7.5 MB, over SageMaker's 6 MB per response: ask for fewer or smaller images"
+
+
+def test_limits_and_requests_cannot_change_once_made() -> None:
+    """The container checks each request against limits read once at its start."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        contract.Limits().max_pixels = 10**12
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parse().width = 4096

@@ -4,6 +4,7 @@ field and message. The handler's use of it is in tests/unit/test_handlers.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -122,3 +123,9 @@ def test_a_refusal_is_the_json_error_body_the_api_returns() -> None:
     with pytest.raises(ValidationError) as raised:
         normalize(s3_event("b", "other/p.json"), "x", never_read)
     assert json.loads(str(raised.value)) == {"error": "ValidationError", "message": "event: prompt files must be under prompts/", "field": "event"}
+
+
+def test_a_source_cannot_change_once_normalized() -> None:
+    source = normalize({"text": "a"}, "exec-1", never_read)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        source.request_id = "other"  # type: ignore[misc]
