@@ -20,7 +20,14 @@ def answer(*images: bytes) -> bytes:
     return json.dumps({"generated_images": [base64.b64encode(i).decode() for i in images], "prompt": "p"}).encode()
 
 
-@pytest.mark.parametrize(("width", "height", "save"), [(768, 512, {}), (256, 1280, {}), (1024, 600, {"progressive": True}), (64, 64, {"quality": 10})])
+# An EXIF block of 600 bytes before the frame header: a segment length needs both its bytes.
+LONG_EXIF = b"Exif\x00\x00" + b"x" * 600
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "save"),
+    [(768, 512, {}), (256, 1280, {}), (1024, 600, {"progressive": True}), (64, 64, {"quality": 10}), (320, 200, {"exif": LONG_EXIF})],
+)
 def test_jpeg_size_reads_the_frame_header(width: int, height: int, save: dict[str, object]) -> None:
     assert jpeg_size(jpeg(width, height, **save)) == (width, height)
 
