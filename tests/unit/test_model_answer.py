@@ -103,12 +103,6 @@ def test_segments_that_are_no_frame_are_skipped_by_their_length(marker: int) -> 
     assert jpeg_size(SOI + lookalike + frame(640, 480)) == (640, 480)
 
 
-def test_a_segment_longer_than_255_bytes_is_skipped_by_its_whole_length() -> None:
-    """An EXIF block or ICC profile before the frame header: the length's high byte counts."""
-    exif = segment(0xE1, b"Exif\x00\x00" + bytes(294))  # length 0x012E
-    assert jpeg_size(SOI + exif + frame(200, 120)) == (200, 120)
-
-
 @pytest.mark.parametrize("marker", [0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7])
 def test_standalone_markers_have_no_length_and_are_stepped_over(marker: int) -> None:
     assert jpeg_size(SOI + bytes([0xFF, marker]) + frame(72, 56)) == (72, 56)
