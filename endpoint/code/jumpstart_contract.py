@@ -67,7 +67,7 @@ class Limits:
             text = environ.get(variable, "")
             if not text:
                 values[name] = getattr(defaults, name)
-            elif text.isdigit() and int(text) > 0:
+            elif text.isascii() and text.isdigit() and int(text) > 0:  # "²" is a digit to isdigit, not to int()
                 values[name] = int(text)
             else:
                 raise ValueError(f"{variable} must be a positive whole number, not {text!r}")

@@ -24,7 +24,7 @@ PROMPTS_PREFIX = "prompts/"
 CUSTOM_SOURCE = "text2image"
 CUSTOM_DETAIL_TYPE = "Text2Image Request"
 # Characters that are safe in S3 keys, URLs and execution names alike.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # fullmatch: "$" would let a trailing newline through
 
 ReadObject = Callable[[str, str], bytes]
 
@@ -48,7 +48,7 @@ def request_id_for(name: Any) -> str:
     caller gives no name); anything else is refused with a clear error, never a TypeError."""
     if not isinstance(name, str) or not name:
         raise ValidationError("execution_name", f"must be the execution's name, a non-empty string (got {name!r})")
-    return name if _SAFE_ID.match(name) else _digest("name", name)
+    return name if _SAFE_ID.fullmatch(name) else _digest("name", name)
 
 
 def _digest(kind: str, *parts: str) -> str:

@@ -55,7 +55,7 @@ def test_limits_come_from_the_environment_and_default_when_unset_or_empty() -> N
     assert contract.Limits.from_env({"SD_MAX_SIDE": "", "SD_MAX_STEPS": "7"}) == contract.Limits(max_steps=7)
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "1.5", "abc", " 8"])
+@pytest.mark.parametrize("text", ["0", "-1", "1.5", "abc", " 8", "²"])
 def test_a_limit_that_is_not_a_positive_whole_number_is_refused_by_name(text: str) -> None:
     with pytest.raises(ValueError) as raised:
         contract.Limits.from_env({"SD_MAX_STEPS": "9", "SD_MAX_IMAGES_PER_CALL": text})

@@ -51,7 +51,7 @@ def test_a_name_safe_in_keys_urls_and_execution_names_is_the_request_id(name: st
     assert request_id_for(name) == name
 
 
-@pytest.mark.parametrize("name", ["x" * 81, "a b", "../etc", "größe", "a.b"])
+@pytest.mark.parametrize("name", ["x" * 81, "a b", "../etc", "größe", "a.b", "name\n"])
 def test_any_other_name_becomes_a_digest_so_no_user_text_reaches_a_key(name: str) -> None:
     assert request_id_for(name) == "name-" + sha(name)
 
