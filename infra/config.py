@@ -27,6 +27,9 @@ ENDPOINT_PRESETS = ("diffusers", "custom")
 class StackConfig:
     endpoints: str  # "sd-1,sd-2" or weighted "sd-1:2,sd-2:1", as the Prepare function reads it
     default_num_images: int
+    images_per_call: int  # 0: an endpoint's whole share in one call, as far as the limits allow
+    max_images_per_call: int  # what one endpoint call may carry: Prepare plans by them, created endpoints enforce them
+    max_pixels_per_call: int
     throttle_rate: float
     throttle_burst: int
     log_level: str
@@ -43,6 +46,8 @@ class StackConfig:
     endpoint_model_data_url: str
     endpoint_model_id: str
     endpoint_scheduler: str
+    endpoint_compile: bool
+    endpoint_compile_shapes: str  # "WxHxK,...": the calls compiled at start ("" = the default request's)
     endpoint_instance_type: str
     endpoint_instance_count: int
     endpoint_max_instances: int
@@ -63,6 +68,9 @@ class StackConfig:
         config = cls(
             endpoints=str(get("endpoints")),
             default_num_images=int(get("defaultNumImages")),
+            images_per_call=int(get("imagesPerCall")),
+            max_images_per_call=int(get("maxImagesPerCall")),
+            max_pixels_per_call=int(get("maxPixelsPerCall")),
             throttle_rate=float(get("throttleRate")),
             throttle_burst=int(get("throttleBurst")),
             log_level=str(get("logLevel")).upper(),
@@ -79,6 +87,8 @@ class StackConfig:
             endpoint_model_data_url=str(get("endpointModelDataUrl")),
             endpoint_model_id=str(get("endpointModelId")),
             endpoint_scheduler=str(get("endpointScheduler")),
+            endpoint_compile=_flag(get("endpointCompile")),
+            endpoint_compile_shapes=str(get("endpointCompileShapes")),
             endpoint_instance_type=str(get("endpointInstanceType")),
             endpoint_instance_count=int(get("endpointInstanceCount")),
             endpoint_max_instances=int(get("endpointMaxInstances")),
@@ -97,6 +107,10 @@ class StackConfig:
         limits = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["num_images"]
         if not limits["minimum"] <= self.default_num_images <= limits["maximum"]:
             problems.append(f"defaultNumImages must be {limits['minimum']}..{limits['maximum']} (request.schema.json's num_images)")
+        if self.images_per_call < 0:
+            problems.append("imagesPerCall must be 0 (an endpoint's whole share in one call) or a positive number of images")
+        if self.max_images_per_call < 1 or self.max_pixels_per_call < 64 * 64:
+            problems.append("maxImagesPerCall must be at least 1 and maxPixelsPerCall at least 4096 (one 64x64 image)")
         if self.throttle_rate <= 0 or self.throttle_burst < 1:
             problems.append("throttleRate must be > 0 and throttleBurst >= 1")
         if self.log_level not in _LOG_LEVELS:
