@@ -38,9 +38,15 @@ class Functions(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
         }
-        self.prepare = self._build_function(
-            PREPARE, layer, common_env | {"ENDPOINT_NAMES": config.endpoints, "DEFAULT_NUM_IMAGES": str(config.default_num_images)}
-        )
+        planning_env = {
+            "ENDPOINT_NAMES": config.endpoints,
+            "DEFAULT_NUM_IMAGES": str(config.default_num_images),
+            # The plan's calls fit what the endpoints take per call (created endpoints get the same numbers).
+            "IMAGES_PER_CALL": str(config.images_per_call),
+            "MAX_IMAGES_PER_CALL": str(config.max_images_per_call),
+            "MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call),
+        }
+        self.prepare = self._build_function(PREPARE, layer, common_env | planning_env)
         self.invoke_endpoint = self._build_function(INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
         self.collect = self._build_function(COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
         self._build_permissions(config, bucket, public_base_url_parameter)

@@ -9,13 +9,12 @@ from text2image.local.lambdas import LambdaContext
 if TYPE_CHECKING:  # the handler modules are imported by the tests, once their environment is set
     from invoke_endpoint import WorkItem
 
-# One image's work item, as the Lane map builds it: a non-square size, a prompt with quotes.
-IMAGE: WorkItem = {
+# One call's work item, as the Lane map builds it: two images with consecutive indices and seeds,
+# a non-square size, a prompt with quotes.
+CALL: WorkItem = {
     "request_id": "unit-1",
-    "index": 0,
     "endpoint": "sd-local-1",
-    "seed": 11,
-    "key": "images/unit-1/0.jpeg",
+    "images": [{"index": 2, "seed": 11, "key": "images/unit-1/2.jpeg"}, {"index": 3, "seed": 12, "key": "images/unit-1/3.jpeg"}],
     "prompt": 'a "quoted" flower',
     "negative_prompt": "",
     "width": 512,

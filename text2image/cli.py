@@ -29,6 +29,14 @@ def main(argv: list[str] | None = None) -> int:
         help="simulated GPU seconds per endpoint call of the preview model, paid once however many images it makes (default 0)",
     )
     up.add_argument(
+        "--images-per-call",
+        type=int,
+        default=None,
+        metavar="N",
+        help="images per endpoint call: 0 = an endpoint's whole share of a request in one call, as far as the per-call limits allow "
+        "(default: cdk.json's text2image:imagesPerCall); 1 = one image per call, for GPUs that gain nothing from batches",
+    )
+    up.add_argument(
         "--model",
         default="preview",
         metavar="preview|diffusers:DIR",
@@ -109,6 +117,7 @@ def run_up(args: argparse.Namespace) -> int:
                 latency=args.latency,
                 call_overhead=args.call_overhead,
                 model=args.model,
+                **({} if args.images_per_call is None else {"images_per_call": args.images_per_call}),
                 faults=tuple(args.fault),
                 retry_time_scale=args.retry_time_scale,
                 invocation_limit=args.invocation_limit,
@@ -124,10 +133,12 @@ def run_up(args: argparse.Namespace) -> int:
     stack.start()
     names = ", ".join(stack.config.endpoint_names)
     latency = f", {args.call_overhead:g} s per call + {args.latency:g} s per image" if args.model == "preview" else ""
+    per_call = stack.config.images_per_call or "an endpoint's whole share"
+    batching = f"; up to {per_call} images per call (at most {stack.config.max_images_per_call}, {stack.config.max_pixels_per_call} pixels)"
     print(
         f"text2image local stack ready\n"
         f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"
-        f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}\n"
+        f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}{batching}\n"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
         f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
         f'-d \'{{"text":"A flower, fantasy, happy"}}\'\n'

@@ -23,7 +23,7 @@ class Plan(TypedDict):
 
 @final
 class ImageResult(TypedDict):
-    """InvokeEndpoint's output for a stored image."""
+    """A stored image, as InvokeEndpoint reports it."""
 
     index: int
     key: str
@@ -33,22 +33,35 @@ class ImageResult(TypedDict):
 
 
 @final
-class CaughtFailure(TypedDict):
-    """What the ASL's Catch on InvokeEndpoint passes on for a lost image."""
+class CallResult(TypedDict):
+    """InvokeEndpoint's output for a call: its images, all stored."""
 
+    images: list[ImageResult]
+
+
+@final
+class PlannedImage(TypedDict):
     index: int
-    endpoint: str
     seed: int
+    key: str
+
+
+@final
+class CaughtFailure(TypedDict):
+    """What the ASL's Catch on InvokeEndpoint passes on for a lost call: each of its images is lost."""
+
+    endpoint: str
+    images: list[PlannedImage]
     error: str  # the error name: EndpointBusy, ModelError, States.Timeout ...
     cause: NotRequired[str]  # a Lambda error's cause is the JSON of errorMessage/errorType/stackTrace
 
 
-Outcome = ImageResult | CaughtFailure
+Outcome = CallResult | CaughtFailure
 
 
 class CollectInput(TypedDict):
     plan: Plan
-    results: list[list[Outcome]]  # one list per lane
+    results: list[list[Outcome]]  # one list per lane, one outcome per call
     started: str  # the execution's start time, ISO 8601
 
 
@@ -111,24 +124,27 @@ def error_message(cause: object) -> str:
 
 
 def build_response(plan: Plan, results: list[list[Outcome]], seconds: float, base_url: str) -> Response:
-    """The images made and the images lost, each in index order; ``body`` lists the URLs."""
-    outcomes = sorted((item for lane in results for item in lane), key=lambda item: item["index"])
-    images: list[ImageEntry] = [
-        {
-            "index": item["index"],
-            "url": f"{base_url}/{item['key']}",
-            "endpoint": item["endpoint"],
-            "seed": item["seed"],
-            "seconds": item["seconds"],
-        }
-        for item in outcomes
-        if "error" not in item
-    ]
-    errors: list[ErrorEntry] = [
-        {"index": item["index"], "endpoint": item["endpoint"], "error": item["error"], "message": error_message(item.get("cause"))}
-        for item in outcomes
-        if "error" in item
-    ]
+    """The images made and the images lost, each in index order; ``body`` lists the URLs. A lost
+    call loses each of its images, each listed with the call's reason."""
+    images: list[ImageEntry] = []
+    errors: list[ErrorEntry] = []
+    for outcome in (call for lane in results for call in lane):
+        if "error" in outcome:
+            message = error_message(outcome.get("cause"))
+            errors += [{"index": image["index"], "endpoint": outcome["endpoint"], "error": outcome["error"], "message": message} for image in outcome["images"]]
+        else:
+            images += [
+                {
+                    "index": image["index"],
+                    "url": f"{base_url}/{image['key']}",
+                    "endpoint": image["endpoint"],
+                    "seed": image["seed"],
+                    "seconds": image["seconds"],
+                }
+                for image in outcome["images"]
+            ]
+    images.sort(key=lambda image: image["index"])
+    errors.sort(key=lambda error: error["index"])
     return {
         "statusCode": 200,
         "body": json.dumps([image["url"] for image in images]),

@@ -1,12 +1,17 @@
-"""InvokeEndpoint Lambda: one image, one SageMaker call, one JPEG in S3.
+"""InvokeEndpoint Lambda: one call of k images, one SageMaker invocation, k JPEGs in S3.
 
-Input: one image of the plan (:class:`WorkItem`). Output: :class:`ImageResult`.
+Input: one call of the plan (:class:`WorkItem`): its images have consecutive indices, so the
+endpoint is asked for ``num_images_per_prompt`` = k with the first image's seed, and makes
+image i with seed + i, as k calls of one image would. Output: :class:`CallResult`, every image
+stored under its planned key with its metadata.
 
-Failures are raised as errors the workflow can tell apart (invocation_errors.py):
+Failures are raised as errors the workflow can tell apart (invocation_errors.py), for the whole
+call (its Retry and Catch are per call; a caught call lists each of its images in ``errors``):
 ``EndpointBusy`` (throttled, not ready, unavailable, internal: retried by the workflow),
-``ModelError`` (the model failed on this input), ``EndpointRejected`` (SageMaker refused
-the call: wrong name, bad parameters), ``EndpointTimeout`` (no answer within the read
-timeout), ``InvalidModelResponse`` (unusable answer) and ``ImageWriteFailed``.
+``ModelError`` (the model failed on this input, or refused it: more images or pixels than the
+endpoint takes per call), ``EndpointRejected`` (SageMaker refused the call: wrong name, bad
+parameters), ``EndpointTimeout`` (no answer within the read timeout), ``InvalidModelResponse``
+(unusable answer) and ``ImageWriteFailed``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -27,21 +33,25 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from invocation_errors import EndpointBusy, EndpointRejected, EndpointTimeout, ImageWriteFailed, ModelError, endpoint_failure
-from model_answer import InvalidModelResponse, image_from_answer
+from model_answer import InvalidModelResponse, images_from_answer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 
-class WorkItem(TypedDict):
-    """One image of the plan, as Prepare's planning.py builds it."""
-
-    request_id: str
+class PlannedImage(TypedDict):
     index: int
-    endpoint: str
     seed: int
     key: str
+
+
+class WorkItem(TypedDict):
+    """One call of the plan, as Prepare's planning.py builds it."""
+
+    request_id: str
+    endpoint: str
+    images: list[PlannedImage]
     prompt: str
     negative_prompt: str
     width: int
@@ -57,7 +67,11 @@ class ImageResult(TypedDict):
     key: str
     seed: int
     endpoint: str
-    seconds: float
+    seconds: float  # the call's: the image exists when its call has ended
+
+
+class CallResult(TypedDict):
+    images: list[ImageResult]
 
 
 @dataclass(frozen=True)
@@ -92,30 +106,32 @@ def sagemaker_client() -> SageMakerRuntimeClient:
 
 logger = Logger()
 tracer = Tracer()
+MAX_PARALLEL_WRITES = 8
 
 
-def endpoint_payload(image: WorkItem) -> dict[str, Any]:
-    """The JumpStart Stable Diffusion request for one image."""
+def endpoint_payload(call: WorkItem) -> dict[str, Any]:
+    """The JumpStart Stable Diffusion request for one call: k images from the first one's seed
+    (the endpoint makes image i with seed + i, and the plan gave the call consecutive seeds)."""
     return {
-        "prompt": image["prompt"],
-        "negative_prompt": image["negative_prompt"],
-        "width": image["width"],
-        "height": image["height"],
-        "num_inference_steps": image["num_inference_steps"],
-        "guidance_scale": image["guidance_scale"],
-        "num_images_per_prompt": 1,
-        "seed": image["seed"],
+        "prompt": call["prompt"],
+        "negative_prompt": call["negative_prompt"],
+        "width": call["width"],
+        "height": call["height"],
+        "num_inference_steps": call["num_inference_steps"],
+        "guidance_scale": call["guidance_scale"],
+        "num_images_per_prompt": len(call["images"]),
+        "seed": call["images"][0]["seed"],
     }
 
 
 @tracer.capture_method
-def call_endpoint(image: WorkItem) -> bytes:
+def call_endpoint(call: WorkItem) -> bytes:
     try:
         response = sagemaker_client().invoke_endpoint(
-            EndpointName=image["endpoint"],
+            EndpointName=call["endpoint"],
             ContentType="application/json",
             Accept="application/json;jpeg",
-            Body=json.dumps(endpoint_payload(image)).encode(),
+            Body=json.dumps(endpoint_payload(call)).encode(),
         )
         body: bytes = response["Body"].read()
         return body
@@ -123,16 +139,25 @@ def call_endpoint(image: WorkItem) -> bytes:
         raise endpoint_failure(exc, get_settings().read_timeout) from None
 
 
-@tracer.capture_method
-def store_image(image: WorkItem, jpeg: bytes, seconds: float) -> None:
+def store_image(endpoint: str, image: PlannedImage, jpeg: bytes, seconds: float) -> ImageResult:
     """Write the JPEG with what a page shows under it as object metadata, so a client polling
     the planned URL learns it the moment the image exists."""
-    metadata = {"endpoint": image["endpoint"], "seed": str(image["seed"]), "seconds": f"{seconds:.3f}", "index": str(image["index"])}
+    metadata = {"endpoint": endpoint, "seed": str(image["seed"]), "seconds": f"{seconds:.3f}", "index": str(image["index"])}
     key = image["key"]
     try:
         s3_client().put_object(Bucket=get_settings().bucket, Key=key, Body=jpeg, ContentType="image/jpeg", Metadata=metadata)
     except (ClientError, BotoCoreError) as exc:
         raise ImageWriteFailed(f"could not write {key}: {exc}") from None
+    return {"index": image["index"], "key": key, "seed": image["seed"], "endpoint": endpoint, "seconds": seconds}
+
+
+@tracer.capture_method
+def store_images(call: WorkItem, jpegs: list[bytes], seconds: float) -> list[ImageResult]:
+    """Every image of the call, written side by side (each write waits on the network, not on
+    this function). A failed write fails the call: the workflow retries it whole, and the
+    writes that succeeded are overwritten with the same bytes."""
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_WRITES, len(jpegs))) as pool:
+        return list(pool.map(lambda image, jpeg: store_image(call["endpoint"], image, jpeg, seconds), call["images"], jpegs))
 
 
 def emit_metric(name: str, unit: MetricUnit, value: float, endpoint: str) -> None:
@@ -145,18 +170,20 @@ def emit_metric(name: str, unit: MetricUnit, value: float, endpoint: str) -> Non
 
 @logger.inject_lambda_context(correlation_id_path="request_id")
 @tracer.capture_lambda_handler
-def handler(image: WorkItem, context: LambdaContext) -> ImageResult:
-    logger.append_keys(index=image["index"], endpoint=image["endpoint"])
+def handler(call: WorkItem, context: LambdaContext) -> CallResult:
+    indices = [image["index"] for image in call["images"]]
+    logger.append_keys(indices=indices, endpoint=call["endpoint"])
     started = time.perf_counter()
     try:
-        jpeg = image_from_answer(call_endpoint(image), image["width"], image["height"])
+        jpegs = images_from_answer(call_endpoint(call), len(call["images"]), call["width"], call["height"])
         seconds = round(time.perf_counter() - started, 3)
-        store_image(image, jpeg, seconds)
+        stored = store_images(call, jpegs, seconds)
     except (EndpointBusy, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
-        emit_metric(type(exc).__name__, MetricUnit.Count, 1, image["endpoint"])
-        logger.warning("image failed", extra={"error": type(exc).__name__, "reason": str(exc)})
+        emit_metric(type(exc).__name__, MetricUnit.Count, 1, call["endpoint"])
+        logger.warning("call failed", extra={"error": type(exc).__name__, "reason": str(exc)})
         raise
-    emit_metric("ImagesGenerated", MetricUnit.Count, 1, image["endpoint"])
-    emit_metric("ImageSeconds", MetricUnit.Seconds, seconds, image["endpoint"])
-    logger.info("image stored", extra={"key": image["key"], "seconds": seconds, "bytes": len(jpeg)})
-    return {"index": image["index"], "key": image["key"], "seed": image["seed"], "endpoint": image["endpoint"], "seconds": seconds}
+    # One data point per call: ImagesGenerated's average is the images per call, CallSeconds' count the calls.
+    emit_metric("ImagesGenerated", MetricUnit.Count, len(stored), call["endpoint"])
+    emit_metric("CallSeconds", MetricUnit.Seconds, seconds, call["endpoint"])
+    logger.info("images stored", extra={"keys": [image["key"] for image in stored], "seconds": seconds, "bytes": sum(map(len, jpegs))})
+    return {"images": stored}

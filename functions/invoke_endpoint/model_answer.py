@@ -49,25 +49,32 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise ValueError("no JPEG frame header")
 
 
-def image_from_answer(body: bytes, width: int, height: int) -> bytes:
-    """The JPEG bytes of the first generated image, or ``InvalidModelResponse`` saying why."""
+def images_from_answer(body: bytes, count: int, width: int, height: int) -> list[bytes]:
+    """The JPEG bytes of the ``count`` generated images, in seed order, or ``InvalidModelResponse``
+    saying why (one bad image spoils the call: nothing is written)."""
     try:
         answer: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidModelResponse(f"the endpoint answered {len(body)} bytes that are not JSON") from None
     images = answer.get("generated_images") if isinstance(answer, dict) else None
-    if not isinstance(images, list) or not images or not isinstance(images[0], str):
+    if not isinstance(images, list) or not images or not all(isinstance(image, str) for image in images):
         raise InvalidModelResponse("the answer has no generated_images list of base64 strings")
+    if len(images) != count:
+        raise InvalidModelResponse(f"the answer has {len(images)} images, {count} were asked for")
+    return [_jpeg(image, at, width, height) for at, image in enumerate(images)]
+
+
+def _jpeg(encoded: str, at: int, width: int, height: int) -> bytes:
     try:
-        jpeg = base64.b64decode(images[0], validate=True)
+        jpeg = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidModelResponse("generated_images[0] is not valid base64") from None
+        raise InvalidModelResponse(f"generated_images[{at}] is not valid base64") from None
     try:
         size = jpeg_size(jpeg)
     except ValueError as exc:
-        raise InvalidModelResponse(f"generated_images[0] is not a JPEG ({exc})") from None
+        raise InvalidModelResponse(f"generated_images[{at}] is not a JPEG ({exc})") from None
     if size != (width, height):
-        raise InvalidModelResponse(f"the image is {size[0]}x{size[1]}, {width}x{height} was asked for")
+        raise InvalidModelResponse(f"generated_images[{at}] is {size[0]}x{size[1]}, {width}x{height} was asked for")
     return jpeg
 
 

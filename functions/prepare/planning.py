@@ -1,8 +1,13 @@
-"""Plan a request: which endpoint makes which image, with which seed, under which key.
+"""Plan a request: which endpoint makes which image, in which call, with which seed, under which key.
 
-Images are dealt to endpoints by smooth weighted round-robin (equal weights give plain
-round-robin: 0->A, 1->B, 2->A ...), then grouped into one lane per endpoint. A lane is
-served one image at a time because a GPU endpoint serves one request at a time.
+Images are shared among endpoints by smooth weighted round-robin (equal weights give equal
+shares). Each endpoint's share is cut into calls of up to K images, K being as many as one call
+may carry (:class:`CallLimits`): a GPU makes a batch of k images in about C + k x T seconds
+against k x (C + T) one by one (docs/design.md, "Images per call"). A call's images have
+consecutive indices, so its seed is its first image's and image i keeps seed + i whatever the
+batching. The calls are laid out in rounds (every endpoint's first call, then every second
+call ...), so with one image per call the indices go round the endpoints as before: 0->A, 1->B,
+2->A ... An endpoint serves its calls one after another: a GPU serves one request at a time.
 
 The plan is the workflow's state from here on (docs/design.md, "What travels in the state");
 its shapes are declared here and, where another Lambda folder reads them, there too
@@ -37,11 +42,9 @@ class Request(TypedDict):
 
 
 class PlannedImage(TypedDict):
-    """One image of a lane: which, where, with which seed, under which key."""
+    """One image of a call: which, with which seed, under which key."""
 
-    request_id: str
     index: int
-    endpoint: str
     seed: int
     key: str
 
@@ -58,16 +61,25 @@ class Generation(TypedDict):
     guidance_scale: float
 
 
-class WorkItem(PlannedImage, Generation):
-    """One image to make: InvokeEndpoint's input, a planned image plus the generation, put
-    together by the workflow's Lane map (its ItemSelector)."""
+class Call(TypedDict):
+    """One endpoint call: images with consecutive indices, made in one batch."""
+
+    images: list[PlannedImage]
+
+
+class WorkItem(Call, Generation):
+    """One call to make: InvokeEndpoint's input, a planned call plus where it goes and the
+    generation, put together by the workflow's Lane map (its ItemSelector)."""
+
+    request_id: str
+    endpoint: str
 
 
 class Lane(TypedDict):
-    """One endpoint's images, made one after another."""
+    """One endpoint's calls, made one after another."""
 
     endpoint: str
-    images: list[PlannedImage]
+    calls: list[Call]
 
 
 class Plan(TypedDict):
@@ -81,6 +93,26 @@ class Plan(TypedDict):
 class Endpoint:
     name: str
     weight: int = 1
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How many images one endpoint call may carry: ``images_per_call`` as configured (0: as
+    many as the endpoint allows), within what the endpoints accept per call (they refuse more,
+    before the GPU: endpoint/code/jumpstart_contract.py, SD_MAX_IMAGES_PER_CALL and
+    SD_MAX_PIXELS_PER_CALL, which the stack sets to the same numbers)."""
+
+    images_per_call: int
+    max_images: int
+    max_pixels: int
+
+    def per_call(self, width: int, height: int) -> int:
+        """The most images of ``width`` x ``height`` one call carries; ``ValueError`` when not even
+        one fits the pixel budget."""
+        fits = min(self.max_images, self.max_pixels // (width * height))
+        if fits < 1:
+            raise ValueError(f"{width}x{height} = {width * height} pixels is over the endpoints' {self.max_pixels} pixels per call")
+        return min(fits, self.images_per_call) if self.images_per_call else fits
 
 
 def parse_endpoints(spec: str) -> tuple[Endpoint, ...]:
@@ -133,14 +165,35 @@ def image_key(request_id: str, index: int) -> str:
     return f"images/{request_id}/{index}.jpeg"
 
 
-def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...]) -> Plan:
-    """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes."""
+def split(count: int, per_call: int) -> list[int]:
+    """``count`` images in as few calls of at most ``per_call`` as can be, as even as can be
+    (5 by 4: 3 + 2, not 4 + 1: the same GPU time, less memory at once)."""
+    calls = -(-count // per_call)
+    return [count // calls + (1 if call < count % calls else 0) for call in range(calls)]
+
+
+def call_sizes(num_images: int, endpoints: tuple[Endpoint, ...], per_call: int) -> dict[str, list[int]]:
+    """Endpoint name -> the image count of each of its calls (endpoints without images left out),
+    in the order of their first image."""
+    shares: dict[str, int] = {}
+    for name in assign(num_images, endpoints):
+        shares[name] = shares.get(name, 0) + 1
+    return {name: split(share, per_call) for name, share in shares.items()}
+
+
+def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...], per_call: int) -> Plan:
+    """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes of
+    calls of at most ``per_call`` images (:meth:`CallLimits.per_call`)."""
     seed = request.get("seed", default_seed(request_id))
-    lanes: dict[str, list[PlannedImage]] = {}
-    for index, endpoint in enumerate(assign(request["num_images"], endpoints)):
-        lanes.setdefault(endpoint, []).append(
-            {"request_id": request_id, "index": index, "endpoint": endpoint, "seed": (seed + index) % SEED_SPACE, "key": image_key(request_id, index)}
-        )
+    sizes = call_sizes(request["num_images"], endpoints, per_call)
+    lanes: dict[str, list[Call]] = {name: [] for name in sizes}
+    index = 0
+    for round_ in range(max((len(calls) for calls in sizes.values()), default=0)):
+        for name, calls in sizes.items():
+            if round_ < len(calls):
+                indices = range(index, index + calls[round_])
+                lanes[name].append({"images": [{"index": i, "seed": (seed + i) % SEED_SPACE, "key": image_key(request_id, i)} for i in indices]})
+                index += calls[round_]
     return {
         "request_id": request_id,
         "request": {**request, "seed": seed},
@@ -152,5 +205,5 @@ def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...]) -> 
             "num_inference_steps": request["num_inference_steps"],
             "guidance_scale": request["guidance_scale"],
         },
-        "lanes": [{"endpoint": name, "images": images} for name, images in lanes.items()],
+        "lanes": [{"endpoint": name, "calls": calls} for name, calls in lanes.items()],
     }

@@ -1,4 +1,4 @@
-"""Prepare Lambda: normalize the source, validate with the one schema, plan the lanes.
+"""Prepare Lambda: normalize the source, validate with the one schema, plan the lanes and their calls.
 
 Input (from the workflow): ``{"input": <execution input>, "execution_name": <name>}``.
 Output: the plan of :func:`planning.plan` plus ``origin``.
@@ -46,6 +46,7 @@ class Settings:
     bucket: str
     endpoints: tuple[planning.Endpoint, ...]
     default_num_images: int  # used when a request names no num_images
+    call_limits: planning.CallLimits
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,7 +58,20 @@ class Settings:
             bucket=os.environ["BUCKET_NAME"],
             endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]),
             default_num_images=default_num_images,
+            call_limits=planning.CallLimits(
+                images_per_call=_whole_number("IMAGES_PER_CALL", low=0),
+                max_images=_whole_number("MAX_IMAGES_PER_CALL", low=1),
+                max_pixels=_whole_number("MAX_PIXELS_PER_CALL", low=1),
+            ),
         )
+
+
+def _whole_number(variable: str, low: int) -> int:
+    """A whole-number setting; set by the stack (infra/functions.py) from cdk.json's context."""
+    text = os.environ[variable]
+    if not (text.isascii() and text.isdigit() and int(text) >= low):
+        raise ValueError(f"{variable} must be a whole number of at least {low}, not {text!r}")
+    return int(text)
 
 
 @cache
@@ -86,6 +100,15 @@ def read_prompt_file(bucket: str, key: str) -> bytes:
     return body
 
 
+def images_per_call(request: planning.Request, limits: planning.CallLimits) -> int:
+    """How many of this request's images one endpoint call carries; a size no endpoint call can
+    carry is refused here, before any GPU is asked."""
+    try:
+        return limits.per_call(request["width"], request["height"])
+    except ValueError as exc:
+        raise ValidationError("width", f"{exc}: ask for a smaller image") from None
+
+
 def emit_metric(name: str, value: float) -> None:
     """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
     which the local stack needs: it runs concurrent invocations in one process."""
@@ -104,12 +127,15 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
         request = cast("planning.Request", validated_request(source.request))
         if "num_images" not in source.request:
             request["num_images"] = settings.default_num_images
+        per_call = images_per_call(request, settings.call_limits)
     except ValidationError as exc:
         emit_metric("RequestsRejected", 1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
         raise
-    plan = planning.plan(request, source.request_id, settings.endpoints)
+    plan = planning.plan(request, source.request_id, settings.endpoints, per_call)
     emit_metric("RequestsPlanned", 1)
     emit_metric("ImagesPlanned", request["num_images"])
-    logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"])})
+    calls = sum(len(lane["calls"]) for lane in plan["lanes"])
+    emit_metric("CallsPlanned", calls)
+    logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
     return {**plan, "origin": source.origin}

@@ -9,6 +9,9 @@ import pytest
 LAMBDA_ENVIRONMENT = {
     "BUCKET_NAME": "unit-bucket",
     "ENDPOINT_NAMES": "sd-1,sd-2",
+    "IMAGES_PER_CALL": "0",
+    "MAX_IMAGES_PER_CALL": "16",
+    "MAX_PIXELS_PER_CALL": "6291456",
     "PUBLIC_BASE_URL_PARAMETER": "/text2image/unit/public-base-url",
     "ENDPOINT_READ_TIMEOUT": "70",
     "POWERTOOLS_SERVICE_NAME": "text2image",

@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 import collect
-from collect_response import CaughtFailure, CollectInput, ImageResult
+from collect_response import CallResult, CaughtFailure, CollectInput
 from text2image.local.lambdas import LambdaContext
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
@@ -24,9 +24,14 @@ PARAMETER = "/text2image/unit/public-base-url"  # tests/unit/conftest.py's PUBLI
 STARTED = "2026-11-25T12:00:00Z"
 NOW = datetime(2026, 11, 25, 12, 0, 2, 500000, tzinfo=UTC)  # 2.5 s after STARTED
 REQUEST = {"text": "un café", "num_images": 3}
-MADE: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
-ALSO_MADE: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 1.25}
-LOST: CaughtFailure = {"index": 1, "endpoint": "sd-2", "seed": 6, "error": "States.Timeout", "cause": "Task timed out"}
+MADE: CallResult = {"images": [{"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}]}
+ALSO_MADE: CallResult = {"images": [{"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 1.25}]}
+LOST: CaughtFailure = {
+    "endpoint": "sd-2",
+    "images": [{"index": 1, "seed": 6, "key": "images/col-1/1.jpeg"}],
+    "error": "States.Timeout",
+    "cause": "Task timed out",
+}
 
 
 class FakeS3:

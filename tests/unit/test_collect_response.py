@@ -8,6 +8,7 @@ import json
 import pytest
 
 from collect_response import (
+    CallResult,
     CaughtFailure,
     ImageResult,
     Plan,
@@ -24,16 +25,19 @@ PLAN: Plan = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}}
 FIRST: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 9, "endpoint": "sd-1", "seconds": 1.5}
 THIRD: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 0.25}
 LOST: CaughtFailure = {
-    "index": 1,
     "endpoint": "sd-2",
-    "seed": 8,
+    "images": [{"index": 1, "seed": 8, "key": "images/col-1/1.jpeg"}],
     "error": "ModelError",
     "cause": json.dumps({"errorMessage": "boom", "errorType": "ModelError", "stackTrace": []}),
 }
 
 
-def test_images_and_errors_come_in_index_order_across_lanes() -> None:
-    response = build_response(PLAN, [[THIRD], [LOST, FIRST]], 3.14159, BASE)
+def made(*images: ImageResult) -> CallResult:
+    return {"images": list(images)}
+
+
+def test_images_and_errors_come_in_index_order_across_lanes_and_calls() -> None:
+    response = build_response(PLAN, [[made(THIRD)], [LOST, made(FIRST)]], 3.14159, BASE)
     assert response["images"] == [
         {"index": 0, "url": f"{BASE}/images/col-1/0.jpeg", "endpoint": "sd-1", "seed": 9, "seconds": 1.5},
         {"index": 2, "url": f"{BASE}/images/col-1/2.jpeg", "endpoint": "sd-1", "seed": 7, "seconds": 0.25},
@@ -43,19 +47,33 @@ def test_images_and_errors_come_in_index_order_across_lanes() -> None:
     assert (response["statusCode"], response["time"], response["request_id"]) == (200, 3.14, "col-1")
 
 
+def test_a_call_of_several_images_gives_each_its_entry() -> None:
+    response = build_response(PLAN, [[made(FIRST, THIRD)]], 1, BASE)
+    assert [image["index"] for image in response["images"]] == [0, 2] and response["errors"] == []
+
+
+def test_a_lost_call_lists_each_of_its_images_with_the_calls_reason() -> None:
+    lost: CaughtFailure = {**LOST, "images": [{"index": 2, "seed": 7, "key": "images/col-1/2.jpeg"}, {"index": 0, "seed": 5, "key": "images/col-1/0.jpeg"}]}
+    response = build_response(PLAN, [[made(FIRST)], [lost]], 1, BASE)
+    assert response["errors"] == [
+        {"index": 0, "endpoint": "sd-2", "error": "ModelError", "message": "boom"},
+        {"index": 2, "endpoint": "sd-2", "error": "ModelError", "message": "boom"},
+    ]
+
+
 def test_the_status_says_whether_all_some_or_no_images_were_made() -> None:
-    assert status_of(build_response(PLAN, [[FIRST, THIRD]], 1, BASE)) == "succeeded"
-    assert status_of(build_response(PLAN, [[FIRST], [LOST]], 1, BASE)) == "partial"
+    assert status_of(build_response(PLAN, [[made(FIRST, THIRD)]], 1, BASE)) == "succeeded"
+    assert status_of(build_response(PLAN, [[made(FIRST)], [LOST]], 1, BASE)) == "partial"
     assert status_of(build_response(PLAN, [[LOST]], 1, BASE)) == "failed"
 
 
 def test_a_failure_without_a_cause_has_an_empty_message() -> None:
-    lost: CaughtFailure = {"index": 0, "endpoint": "sd-1", "seed": 5, "error": "States.Timeout"}
+    lost: CaughtFailure = {"endpoint": "sd-1", "images": [{"index": 0, "seed": 5, "key": "k"}], "error": "States.Timeout"}
     assert build_response(PLAN, [[lost]], 1, BASE)["errors"] == [{"index": 0, "endpoint": "sd-1", "error": "States.Timeout", "message": ""}]
 
 
 def test_the_502_body_counts_and_lists_the_errors() -> None:
-    response = build_response(PLAN, [[LOST, {**LOST, "index": 0}]], 1, BASE)
+    response = build_response(PLAN, [[LOST, {**LOST, "images": [{"index": 0, "seed": 7, "key": "k"}]}]], 1, BASE)
     assert failure_body(response) == {
         "error": "GenerationFailed",
         "message": "no image could be made: all 2 failed",

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import pytest
-from handler_events import IMAGE, call
+from handler_events import CALL, call
 
 from text2image.manifest import LAMBDAS
 
@@ -21,7 +21,50 @@ def test_prepare_plans_a_plain_request() -> None:
 
     plan = call(prepare, {"input": {"text": "a", "num_images": 3, "seed": 1}, "execution_name": "exec-1"})
     assert plan["request_id"] == "exec-1" and plan["origin"] == "request"
-    assert [[i["index"] for i in lane["images"]] for lane in plan["lanes"]] == [[0, 2], [1]]
+    # Each endpoint's whole share in one call (IMAGES_PER_CALL 0), consecutive indices per call.
+    assert [[[i["index"] for i in c["images"]] for c in lane["calls"]] for lane in plan["lanes"]] == [[[0, 1]], [[2]]]
+
+
+@pytest.mark.parametrize(("images_per_call", "calls"), [("1", [[[0], [2]], [[1]]]), ("2", [[[0, 1]], [[2]]])])
+def test_prepare_deals_calls_of_the_configured_size(monkeypatch: pytest.MonkeyPatch, images_per_call: str, calls: list[Any]) -> None:
+    import prepare
+
+    monkeypatch.setenv("IMAGES_PER_CALL", images_per_call)
+    plan = call(prepare, {"input": {"text": "a", "num_images": 3}, "execution_name": "exec-k"})
+    assert [[[i["index"] for i in c["images"]] for c in lane["calls"]] for lane in plan["lanes"]] == calls
+
+
+def test_prepare_fits_the_calls_to_the_endpoints_pixel_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prepare
+
+    monkeypatch.setenv("MAX_PIXELS_PER_CALL", str(2 * 512 * 512))
+    plan = call(prepare, {"input": {"text": "a", "num_images": 6, "width": 512, "height": 512}, "execution_name": "exec-p"})
+    assert [[len(c["images"]) for c in lane["calls"]] for lane in plan["lanes"]] == [[2, 1], [2, 1]]
+
+
+def test_prepare_refuses_an_image_larger_than_one_call_may_carry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prepare
+    from request_validation import ValidationError
+
+    monkeypatch.setenv("MAX_PIXELS_PER_CALL", str(512 * 512))
+    with pytest.raises(ValidationError) as raised:
+        call(prepare, {"input": {"text": "a", "width": 768, "height": 512}, "execution_name": "exec-big"})
+    assert json.loads(str(raised.value)) == {
+        "error": "ValidationError",
+        "message": "width: 768x512 = 393216 pixels is over the endpoints' 262144 pixels per call: ask for a smaller image",
+        "field": "width",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("IMAGES_PER_CALL", "-1"), ("MAX_IMAGES_PER_CALL", "0"), ("MAX_PIXELS_PER_CALL", "lots"), ("MAX_IMAGES_PER_CALL", "²")]
+)
+def test_prepare_refuses_a_bad_call_setting_by_name(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    import prepare
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable):
+        prepare.Settings.from_env()
 
 
 def test_prepare_refuses_with_the_field_in_the_message() -> None:
@@ -45,17 +88,18 @@ def test_prepare_refuses_an_unusable_execution_name_cleanly(name: Any) -> None:
         call(prepare, {"input": {"text": "a"}})  # no name at all
 
 
-def test_the_endpoint_receives_the_jumpstart_contract() -> None:
+def test_the_endpoint_receives_the_jumpstart_contract_for_the_whole_call() -> None:
+    """k images in one request, from the first image's seed: the endpoint makes image i with seed + i."""
     import invoke_endpoint
 
-    assert invoke_endpoint.endpoint_payload(IMAGE) == {
+    assert invoke_endpoint.endpoint_payload(CALL) == {
         "prompt": 'a "quoted" flower',
         "negative_prompt": "",
         "width": 512,
         "height": 256,
         "num_inference_steps": 20,
         "guidance_scale": 7.5,
-        "num_images_per_prompt": 1,
+        "num_images_per_prompt": 2,
         "seed": 11,
     }
 

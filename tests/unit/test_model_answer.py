@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image
 
-from model_answer import InvalidModelResponse, image_from_answer, jpeg_size, model_error_message
+from model_answer import InvalidModelResponse, images_from_answer, jpeg_size, model_error_message
 
 
 def jpeg(width: int, height: int, **save: object) -> bytes:
@@ -38,9 +38,28 @@ def test_jpeg_size_refuses_what_is_not_a_jpeg(data: bytes) -> None:
         jpeg_size(data)
 
 
-def test_a_good_answer_gives_the_jpeg_bytes() -> None:
-    image = jpeg(768, 512)
-    assert image_from_answer(answer(image), 768, 512) == image
+def test_a_good_answer_gives_the_jpeg_bytes_of_each_image_in_order() -> None:
+    image, other = jpeg(768, 512), jpeg(768, 512, quality=20)
+    assert images_from_answer(answer(image), 1, 768, 512) == [image]
+    assert images_from_answer(answer(image, other), 2, 768, 512) == [image, other]
+
+
+@pytest.mark.parametrize(("made", "asked"), [(1, 2), (3, 2)])
+def test_an_answer_with_another_number_of_images_than_asked_is_refused(made: int, asked: int) -> None:
+    with pytest.raises(InvalidModelResponse) as raised:
+        images_from_answer(answer(*[jpeg(64, 64)] * made), asked, 64, 64)
+    assert str(raised.value) == f"the answer has {made} images, {asked} were asked for"
+
+
+def test_one_bad_image_spoils_the_call_and_is_named_by_its_place() -> None:
+    good = jpeg(64, 64)
+    body = json.dumps({"generated_images": [base64.b64encode(good).decode(), "%%%"]}).encode()
+    with pytest.raises(InvalidModelResponse) as raised:
+        images_from_answer(body, 2, 64, 64)
+    assert str(raised.value) == "generated_images[1] is not valid base64"
+    with pytest.raises(InvalidModelResponse) as raised:
+        images_from_answer(answer(good, jpeg(64, 96)), 2, 64, 64)
+    assert str(raised.value) == "generated_images[1] is 64x96, 64x64 was asked for"
 
 
 @pytest.mark.parametrize(
@@ -55,12 +74,12 @@ def test_a_good_answer_gives_the_jpeg_bytes() -> None:
 )
 def test_bad_answers_are_invalid_model_responses(body: bytes, reason: str) -> None:
     with pytest.raises(InvalidModelResponse, match=reason):
-        image_from_answer(body, 768, 512)
+        images_from_answer(body, 1, 768, 512)
 
 
 def test_an_image_of_the_wrong_size_is_refused() -> None:
-    with pytest.raises(InvalidModelResponse, match="512x512, 768x512 was asked for"):
-        image_from_answer(answer(jpeg(512, 512)), 768, 512)
+    with pytest.raises(InvalidModelResponse, match="is 512x512, 768x512 was asked for"):
+        images_from_answer(answer(jpeg(512, 512)), 1, 768, 512)
 
 
 def test_a_model_servers_error_body_is_reduced_to_its_message() -> None:
@@ -164,16 +183,16 @@ def test_what_is_no_jpeg_is_refused_saying_where(data: bytes, message: str) -> N
 )
 def test_each_bad_answer_says_what_is_wrong(body: bytes, message: str) -> None:
     with pytest.raises(InvalidModelResponse) as raised:
-        image_from_answer(body, 768, 512)
+        images_from_answer(body, 1, 768, 512)
     assert str(raised.value) == message
 
 
-def test_the_first_image_is_taken_and_its_size_checked_width_first() -> None:
+def test_each_images_size_is_checked_width_first() -> None:
     wide, tall = jpeg(96, 64), jpeg(64, 96)
-    assert image_from_answer(answer(wide, tall), 96, 64) == wide
+    assert images_from_answer(answer(wide), 1, 96, 64) == [wide]
     with pytest.raises(InvalidModelResponse) as raised:
-        image_from_answer(answer(tall, wide), 96, 64)
-    assert str(raised.value) == "the image is 64x96, 96x64 was asked for"
+        images_from_answer(answer(tall), 1, 96, 64)
+    assert str(raised.value) == "generated_images[0] is 64x96, 96x64 was asked for"
 
 
 @pytest.mark.parametrize(

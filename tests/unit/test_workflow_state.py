@@ -59,8 +59,8 @@ def test_invoke_endpoint_reads_the_work_item_prepare_plans(handlers: dict[str, M
     assert shape(handlers["invoke_endpoint"].WorkItem) == shape(planning.WorkItem)
 
 
-def test_collect_reads_the_image_result_invoke_endpoint_returns(handlers: dict[str, ModuleType]) -> None:
-    assert shape(collect_response.ImageResult) == shape(handlers["invoke_endpoint"].ImageResult)
+def test_collect_reads_the_call_result_invoke_endpoint_returns(handlers: dict[str, ModuleType]) -> None:
+    assert shape(collect_response.CallResult) == shape(handlers["invoke_endpoint"].CallResult)
 
 
 def test_collect_reads_of_the_plan_what_prepare_writes(handlers: dict[str, ModuleType]) -> None:
@@ -78,6 +78,7 @@ def test_the_shape_comparison_tells_a_changed_field() -> None:
 
 
 def test_the_catch_passes_on_a_caught_failure_made_of_the_work_item(handlers: dict[str, ModuleType]) -> None:
+    """A caught call names its endpoint and each of its planned images, which Collect lists as lost."""
     (catch,) = INVOKE["Catch"]
     failure, work_item = shape(collect_response.CaughtFailure), shape(handlers["invoke_endpoint"].WorkItem)
     assert set(catch["Output"]) == set(failure)
@@ -92,18 +93,24 @@ def test_the_catch_passes_on_a_caught_failure_made_of_the_work_item(handlers: di
 
 def test_each_lambda_receives_the_fields_its_input_declares(handlers: dict[str, ModuleType]) -> None:
     assert set(STATES["Prepare"]["Arguments"]["Payload"]) == set(shape(handlers["prepare"].PrepareInput))
-    assert INVOKE["Arguments"]["Payload"] == "{% $states.input %}"  # one item of a lane's images
-    # A lane's item is a planned image merged with the plan's generation (held once in the plan).
-    assert LANE["Items"] == "{% $states.input.images %}" and "images" in shape(planning.Lane)
-    assert shape(planning.WorkItem) == shape(planning.PlannedImage) | shape(planning.Generation)
-    expected = {name: f"{{% $states.context.Map.Item.Value.{name} %}}" for name in shape(planning.PlannedImage)}
+    assert INVOKE["Arguments"]["Payload"] == "{% $states.input %}"  # one call of a lane
+    # A lane's item is a planned call, with the request id and endpoint of its lane and the plan's
+    # generation (held once in the plan).
+    assert LANE["Items"] == "{% $states.input.calls %}" and "calls" in shape(planning.Lane)
+    where = {"request_id": str, "endpoint": str}
+    assert shape(planning.WorkItem) == shape(planning.Call) | shape(planning.Generation) | where
+    expected = {name: f"{{% $states.context.Map.Item.Value.{name} %}}" for name in shape(planning.Call)}
+    expected |= {name: f"{{% $states.input.{name} %}}" for name in where}
     expected |= {name: f"{{% $states.input.generation.{name} %}}" for name in shape(planning.Generation)}
     assert LANE["ItemSelector"] == expected
     assert STATES["Generate"]["Items"] == "{% $states.input.lanes %}" and "lanes" in shape(planning.Plan)
     assert STATES["Generate"]["ItemSelector"] == {
-        "images": "{% $states.context.Map.Item.Value.images %}",
+        "request_id": "{% $states.input.request_id %}",
+        "endpoint": "{% $states.context.Map.Item.Value.endpoint %}",
+        "calls": "{% $states.context.Map.Item.Value.calls %}",
         "generation": "{% $states.input.generation %}",
     }
+    assert set(shape(planning.Lane)) == {"endpoint", "calls"} and shape(planning.Plan)["request_id"] is str
     assert shape(planning.Plan)["generation"] == shape(planning.Generation)
     assert set(STATES["Collect"]["Arguments"]["Payload"]) == set(shape(collect_response.CollectInput))
     assert STATES["Generate"]["Output"] == {"plan": "{% $states.input %}", "results": "{% $states.result %}"}

@@ -28,16 +28,17 @@ def error_body(execution: dict[str, Any], error: str) -> dict[str, Any]:
     return body
 
 
-def test_happy_path_fans_out_over_both_endpoints(clean_stack: LocalStack) -> None:
+def test_happy_path_fans_out_over_both_endpoints_one_call_each(clean_stack: LocalStack) -> None:
     out = succeeded(run_workflow(clean_stack, {"text": "A flower, fantasy, happy", "seed": 7}, name="happy-1"))
     assert out["statusCode"] == 200 and out["request_id"] == "happy-1" and out["errors"] == []
     assert [image["index"] for image in out["images"]] == [0, 1, 2, 3]
-    assert [image["endpoint"] for image in out["images"]] == ["sd-local-1", "sd-local-2"] * 2
+    assert [image["endpoint"] for image in out["images"]] == ["sd-local-1"] * 2 + ["sd-local-2"] * 2
     assert [image["seed"] for image in out["images"]] == [7, 8, 9, 10]
     assert json.loads(out["body"]) == [image["url"] for image in out["images"]]
     assert out["images"][0]["url"] == f"{clean_stack.gateway.url}/images/happy-1/0.jpeg"
     assert isinstance(out["time"], float) and out["time"] > 0
-    assert invocations(clean_stack) == {"sd-local-1": 2, "sd-local-2": 2}
+    assert invocations(clean_stack) == {"sd-local-1": 1, "sd-local-2": 1}
+    assert len({read_object(clean_stack, f"images/happy-1/{i}.jpeg")[0] for i in range(4)}) == 4  # every image its own
     assert keys_under(clean_stack, "images/happy-1/") == [f"images/happy-1/{i}.jpeg" for i in range(4)]
     for i in range(4):
         data, content_type = read_object(clean_stack, f"images/happy-1/{i}.jpeg")
@@ -68,14 +69,14 @@ def test_validation_failure_names_the_field_and_calls_no_endpoint(clean_stack: L
 def test_one_endpoint_failing_gives_a_partial_result(clean_stack: LocalStack) -> None:
     clean_stack.endpoints.set_fault("sd-local-2", "error")
     out = succeeded(run_workflow(clean_stack, {"text": "partial", "num_images": 4}, name="partial-1"))
-    assert [image["index"] for image in out["images"]] == [0, 2]
+    assert [image["index"] for image in out["images"]] == [0, 1]
     assert [(e["index"], e["endpoint"], e["error"]) for e in out["errors"]] == [
-        (1, "sd-local-2", "ModelError"),
+        (2, "sd-local-2", "ModelError"),
         (3, "sd-local-2", "ModelError"),
     ]
     assert out["errors"][0]["message"] == "the model container answered 500: injected fault"
     assert json.loads(out["body"]) == [image["url"] for image in out["images"]]
-    assert keys_under(clean_stack, "images/partial-1/") == ["images/partial-1/0.jpeg", "images/partial-1/2.jpeg"]
+    assert keys_under(clean_stack, "images/partial-1/") == ["images/partial-1/0.jpeg", "images/partial-1/1.jpeg"]
     assert read_manifest(clean_stack, "partial-1")["status"] == "partial"
 
 
@@ -209,3 +210,21 @@ def test_the_largest_request_fits_step_functions_state_limit(clean_stack: LocalS
         details[kind] for event in history for details in event.values() if isinstance(details, dict) for kind in ("input", "output") if kind in details
     ]
     assert payloads and max(len(payload.encode()) for payload in payloads) < 256 * 1024
+
+
+def test_batching_does_not_change_the_images(clean_stack: LocalStack, monkeypatch: pytest.MonkeyPatch, cold_start: None) -> None:
+    """The same request made one image per call (IMAGES_PER_CALL=1, `up --images-per-call 1`) and
+    in one call per endpoint gives the same images under the same keys: image i has seed + i."""
+    request = {"text": "batched or not", "num_images": 4, "seed": 21}
+    succeeded(run_workflow(clean_stack, request, name="batched"))
+    assert invocations(clean_stack) == {"sd-local-1": 1, "sd-local-2": 1}
+    clean_stack.endpoints.reset_stats()
+    import prepare
+
+    monkeypatch.setenv("IMAGES_PER_CALL", "1")
+    prepare.get_settings.cache_clear()  # a cold start: Prepare reads its settings anew (cold_start: again after the test)
+    one_by_one = succeeded(run_workflow(clean_stack, request, name="one-by-one"))
+    assert invocations(clean_stack) == {"sd-local-1": 2, "sd-local-2": 2}
+    assert [image["seed"] for image in one_by_one["images"]] == [21, 22, 23, 24]
+    for i in range(4):
+        assert read_object(clean_stack, f"images/batched/{i}.jpeg")[0] == read_object(clean_stack, f"images/one-by-one/{i}.jpeg")[0]

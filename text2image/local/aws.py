@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -52,6 +52,9 @@ class LocalAWSConfig:
     endpoints_url: str  # the SageMaker Runtime stand-in
     retry_time_scale: float = 1.0
     endpoint_read_timeout: float = 70.0
+    images_per_call: int = 0  # 0: an endpoint's whole share in one call, as far as the limits allow
+    max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
+    max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
 
 
 class LocalAWS:
@@ -109,6 +112,9 @@ class LocalAWS:
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
             "DEFAULT_NUM_IMAGES": str(context_defaults()["defaultNumImages"]),
+            "IMAGES_PER_CALL": str(self.config.images_per_call),
+            "MAX_IMAGES_PER_CALL": str(self.config.max_images_per_call),
+            "MAX_PIXELS_PER_CALL": str(self.config.max_pixels_per_call),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 from text2image.local.preview import render
 from text2image.paths import ENDPOINT_CODE
@@ -61,11 +61,12 @@ class PreviewContainer:
         call_overhead: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        limits: Any = None,
     ) -> None:
         self.latency, self.call_overhead = latency, call_overhead
         self.clock, self.sleep = clock, sleep
         self.contract = endpoint_module("jumpstart_contract")
-        self.limits = self.contract.Limits()
+        self.limits = limits or self.contract.Limits()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str) -> bytes:
         started = self.clock()

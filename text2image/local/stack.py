@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from text2image.deploy_settings import context_defaults
 from text2image.local.aws import LocalAWS, LocalAWSConfig
 from text2image.local.containers import Container, InferenceScriptContainer, PreviewContainer, endpoint_module
 from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
@@ -24,6 +27,11 @@ class StackConfig:
     latency: float = 0.0  # seconds per image of the preview model
     call_overhead: float = 0.0  # seconds per endpoint call of the preview model, on top of the images'
     model: str = "preview"  # or diffusers:DIR
+    # Images per endpoint call (0: an endpoint's whole share), within what every endpoint takes per
+    # call: Prepare plans by these numbers and the endpoints enforce them, as on AWS.
+    images_per_call: int = field(default_factory=lambda: int(context_defaults()["imagesPerCall"]))
+    max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
+    max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
     faults: tuple[str, ...] = ()  # NAME=MODE[:COUNT]
     retry_time_scale: float = 1.0
     invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
@@ -48,20 +56,23 @@ def edge_validator() -> Any:
     return validate
 
 
-def container_factory(model: str, latency: float, call_overhead: float = 0.0) -> Callable[[str], Container]:
-    """``preview`` or ``diffusers:DIR`` -> what makes each endpoint's container."""
+def container_factory(model: str, latency: float, call_overhead: float = 0.0, limits: Mapping[str, str] = MappingProxyType({})) -> Callable[[str], Container]:
+    """``preview`` or ``diffusers:DIR`` -> what makes each endpoint's container; ``limits``: its
+    SD_MAX_* settings (what one call may ask of it), given as SageMaker gives them, in its environment."""
     timings = (("--latency", latency), ("--call-overhead", call_overhead))
     for option, value in timings:
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{option} must be 0 or more seconds, not {value:g}")
     kind, _, folder = model.partition(":")
     if kind == "preview" and not folder:
-        return lambda name: PreviewContainer(latency, call_overhead)
+        preview_limits = endpoint_module("jumpstart_contract").Limits.from_env(limits)
+        return lambda name: PreviewContainer(latency, call_overhead, limits=preview_limits)
     if kind == "diffusers" and folder:
         for option, value in timings:
             if value:
                 raise ValueError(f"{option} applies to the preview model only: a diffusers model takes the time it takes")
         model_dir = check_diffusers_folder(Path(folder).expanduser())
+        os.environ.update(limits)  # inference.py reads them once, when first imported (next line)
         try:
             endpoint_module("inference")  # torch + diffusers
         except ImportError as exc:
@@ -74,9 +85,12 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         if config.endpoints < 1:
             raise ValueError("at least one endpoint is needed")
+        if config.images_per_call < 0:
+            raise ValueError(f"--images-per-call must be 0 (an endpoint's whole share in one call) or more, not {config.images_per_call}")
         self.config = config
         faults = [Fault.parse(text) for text in config.faults]
-        container = container_factory(config.model, config.latency, config.call_overhead)
+        limits = {"SD_MAX_IMAGES_PER_CALL": str(config.max_images_per_call), "SD_MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call)}
+        container = container_factory(config.model, config.latency, config.call_overhead, limits)
         self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit)
         for name, fault in faults:
             self.endpoints.set_fault(name, fault.mode, fault.remaining)
@@ -87,6 +101,9 @@ class LocalStack:
                 retry_time_scale=config.retry_time_scale,
                 # The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s).
                 endpoint_read_timeout=config.invocation_limit + 10,
+                images_per_call=config.images_per_call,
+                max_images_per_call=config.max_images_per_call,
+                max_pixels_per_call=config.max_pixels_per_call,
             )
         )
         self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
