@@ -21,7 +21,7 @@ from pathlib import Path
 
 from text2image.paths import ENDPOINT_CODE
 
-CODE_FILES = ("inference.py", "jumpstart_contract.py", "scheduler_choice.py", "requirements.txt")
+CODE_FILES = ("inference.py", "compile_shapes.py", "jumpstart_contract.py", "scheduler_choice.py", "requirements.txt")
 
 
 def check_diffusers_folder(model_dir: Path) -> Path:

@@ -13,7 +13,7 @@ from text2image.local.containers import endpoint_module
 from text2image.model_artifact import build_model_artifact
 from text2image.paths import ENDPOINT_CODE
 
-CODE = ["code/inference.py", "code/jumpstart_contract.py", "code/scheduler_choice.py", "code/requirements.txt"]
+CODE = ["code/inference.py", "code/compile_shapes.py", "code/jumpstart_contract.py", "code/scheduler_choice.py", "code/requirements.txt"]
 
 
 def test_the_artifact_holds_the_model_at_its_root_and_the_handler_in_code(tiny_pipeline_dir: Path, tmp_path: Path) -> None:
@@ -24,7 +24,9 @@ def test_the_artifact_holds_the_model_at_its_root_and_the_handler_in_code(tiny_p
         archive.extractall(tmp_path / "opt-ml-model", filter="data")
     root = tmp_path / "opt-ml-model"
     assert (root / "model_index.json").is_file() and (root / "unet" / "config.json").is_file()
-    assert names[-4:] == CODE
+    assert names[-len(CODE) :] == CODE
+    # Every module the handler may import travels with it.
+    assert {path.name for path in ENDPOINT_CODE.glob("*.py")} == {name.removeprefix("code/") for name in CODE if name.endswith(".py")}
     assert all((root / name).read_bytes() == (ENDPOINT_CODE / name.removeprefix("code/")).read_bytes() for name in CODE)
     assert "diffusers" in (root / "code" / "requirements.txt").read_text()
     # As the container does: model_fn gets /opt/ml/model, the folder the archive unpacks into.
@@ -53,4 +55,4 @@ def test_the_command_reports_what_it_built(tmp_path: Path) -> None:
         [sys.executable, "-m", "text2image.cli", "model-artifact", "--out", str(tmp_path / "m.tar.gz")], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
-    assert f"{tmp_path / 'm.tar.gz'}: 4 files" in out.stdout
+    assert f"{tmp_path / 'm.tar.gz'}: {len(CODE)} files" in out.stdout
