@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from text2image.deploy_settings import context_defaults
 from text2image.local.aws import BUCKET, PUBLIC_BASE_URL_PARAMETER
 from text2image.local.lambdas import LambdaContext
 from text2image.local.process import LocalStackProcess
@@ -29,12 +30,10 @@ from text2image.paths import FUNCTIONS
 RESULTS = Path(__file__).parent / "results" / "coldstart.md"
 COLD_PROCESSES = 5
 TARGET_S = 0.3
-IMAGE = {
+CALL = {
     "request_id": "coldstart",
-    "index": 0,
     "endpoint": "sd-local-1",
-    "seed": 1,
-    "key": "images/coldstart/0.jpeg",
+    "images": [{"index": 0, "seed": 1, "key": "images/coldstart/0.jpeg"}],
     "prompt": "cold start",
     "negative_prompt": "",
     "width": 512,
@@ -44,10 +43,10 @@ IMAGE = {
 }
 EVENTS: dict[str, Any] = {
     "prepare": {"input": {"text": "cold start", "num_images": 2}, "execution_name": "coldstart"},
-    "invoke_endpoint": IMAGE,
+    "invoke_endpoint": CALL,
     "collect": {
         "plan": {"request_id": "coldstart", "request": {"text": "cold start"}, "lanes": []},
-        "results": [[{"index": 0, "key": "images/coldstart/0.jpeg", "seed": 1, "endpoint": "sd-local-1", "seconds": 0.1}]],
+        "results": [[{"images": [{"index": 0, "key": "images/coldstart/0.jpeg", "seed": 1, "endpoint": "sd-local-1", "seconds": 0.1}]}]],
         "started": "2026-01-01T00:00:00Z",
     },
 }
@@ -61,6 +60,9 @@ def lambda_environment(stack: LocalStackProcess | None) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "BUCKET_NAME": BUCKET,
         "ENDPOINT_NAMES": "sd-local-1",
+        "IMAGES_PER_CALL": str(context_defaults()["imagesPerCall"]),
+        "MAX_IMAGES_PER_CALL": str(context_defaults()["maxImagesPerCall"]),
+        "MAX_PIXELS_PER_CALL": str(context_defaults()["maxPixelsPerCall"]),
         "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
         "POWERTOOLS_SERVICE_NAME": "text2image",
         "POWERTOOLS_METRICS_NAMESPACE": "text2image",

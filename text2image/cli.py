@@ -133,8 +133,8 @@ def run_up(args: argparse.Namespace) -> int:
     stack.start()
     names = ", ".join(stack.config.endpoint_names)
     latency = f", {args.call_overhead:g} s per call + {args.latency:g} s per image" if args.model == "preview" else ""
-    per_call = stack.config.images_per_call or "an endpoint's whole share"
-    batching = f"; up to {per_call} images per call (at most {stack.config.max_images_per_call}, {stack.config.max_pixels_per_call} pixels)"
+    per_call = f"up to {stack.config.images_per_call} images" if stack.config.images_per_call else "an endpoint's whole share"
+    batching = f"; {per_call} per call (at most {stack.config.max_images_per_call} images, {stack.config.max_pixels_per_call} pixels)"
     print(
         f"text2image local stack ready\n"
         f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"

@@ -92,7 +92,7 @@ def test_a_fault_given_on_the_command_line_applies() -> None:
         status, answer = post_json(f"{running.url}/text2image", {"text": "half of it"})
         assert status == 200
         assert len(json.loads(answer["body"])) == 2
-        assert [(e["index"], e["endpoint"], e["error"]) for e in answer["errors"]] == [(1, "sd-local-2", "ModelError"), (3, "sd-local-2", "ModelError")]
+        assert [(e["index"], e["endpoint"], e["error"]) for e in answer["errors"]] == [(2, "sd-local-2", "ModelError"), (3, "sd-local-2", "ModelError")]
 
 
 def test_bad_options_are_refused_with_a_message() -> None:

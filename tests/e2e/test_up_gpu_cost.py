@@ -1,19 +1,21 @@
-"""`text2image up --call-overhead C --latency T` as a user runs it: the banner states both, and
-the overhead reaches the endpoints (a call it puts past the call limit fails as SageMaker's would)."""
+"""`text2image up --call-overhead C --latency T --images-per-call N` as a user runs it: the banner
+states them, the overhead reaches the endpoints (a call it puts past the call limit fails as
+SageMaker's would), and the images per call reach the plan."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-from support import post_json
+from support import http, post_json
 
 from text2image.local.process import LocalStackProcess
 
 
 def test_the_banner_states_the_cost_and_a_call_past_the_limit_fails() -> None:
     with LocalStackProcess("--endpoints", "1", "--latency", "0.25", "--call-overhead", "1", "--invocation-limit", "0.5") as running:
-        assert "sd-local-1; model preview, 1 s per call + 0.25 s per image\n" in running.banner
+        assert "sd-local-1; model preview, 1 s per call + 0.25 s per image; an endpoint's whole share per call" in running.banner
         status, answer = post_json(f"{running.url}/text2image", {"text": "a lighthouse", "num_images": 1, "width": 256, "height": 256})
     assert status == 502, answer
     assert [(e["endpoint"], e["error"]) for e in answer["errors"]] == [("sd-local-1", "ModelError")]
@@ -23,3 +25,18 @@ def test_the_banner_states_the_cost_and_a_call_past_the_limit_fails() -> None:
 def test_a_negative_overhead_is_refused_before_anything_starts() -> None:
     out = subprocess.run([sys.executable, "-m", "text2image.cli", "up", "--port", "0", "--call-overhead", "-1"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and out.stderr == "text2image up: --call-overhead must be 0 or more seconds, not -1\n"
+
+
+def test_images_per_call_reaches_the_plan() -> None:
+    with LocalStackProcess("--endpoints", "2", "--images-per-call", "1") as running:
+        assert "; up to 1 images per call (at most 16 images, 6291456 pixels)" in running.banner
+        status, answer = post_json(f"{running.url}/text2image", {"text": "one by one", "num_images": 4, "width": 256, "height": 256})
+        assert status == 200 and answer["errors"] == [], answer
+        _, _, stats = http("GET", f"{running.url}/_local/stats", content_type=None)
+    assert {name: endpoint["invocations"] for name, endpoint in json.loads(stats)["endpoints"].items()} == {"sd-local-1": 2, "sd-local-2": 2}
+
+
+def test_a_negative_images_per_call_is_refused_before_anything_starts() -> None:
+    out = subprocess.run([sys.executable, "-m", "text2image.cli", "up", "--port", "0", "--images-per-call", "-1"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr == "text2image up: --images-per-call must be 0 (an endpoint's whole share in one call) or more, not -1\n"
