@@ -8,10 +8,12 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from constructs import Node
 
+from infra.endpoint_code import compile_shape_problems
 from text2image.deploy_settings import PREFIX, context_defaults
 from text2image.manifest import PREPARE
 from text2image.paths import REQUEST_SCHEMA
@@ -145,11 +147,16 @@ class StackConfig:
             problems.append("endpointInstanceCount must be at least 1 and at most endpointMaxInstances")
         if self.endpoint_target_invocations_per_instance < 1:
             problems.append("endpointTargetInvocationsPerInstance must be at least 1")
+        if self.endpoint_compile and self.endpoint_preset != "diffusers":
+            problems.append("endpointCompile compiles endpoint/code/inference.py's UNet: it needs the diffusers preset")
+        if self.endpoint_compile and self.endpoint_compile_shapes:
+            problems += compile_shape_problems(self.endpoint_compile_shapes, self.max_images_per_call, self.max_pixels_per_call)
         return problems
 
 
-def _load_parse_endpoints() -> Callable[[str], tuple[Any, ...]]:
-    """The Prepare function's own reader of ENDPOINT_NAMES, loaded from its Lambda asset
+def _load_planning() -> ModuleType:
+    """The Prepare function's planning (its reader of ENDPOINT_NAMES; the calls it makes of a
+    request, for the endpoints' compiled shapes), loaded from its Lambda asset
     (functions/prepare/planning.py, which imports nothing of its folder) under a name of its
     own: synth refuses exactly what would fail every cold start, by the same code."""
     path = PREPARE.path / "planning.py"
@@ -158,11 +165,11 @@ def _load_parse_endpoints() -> Callable[[str], tuple[Any, ...]]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through sys.modules
     spec.loader.exec_module(module)
-    parse: Callable[[str], tuple[Any, ...]] = module.parse_endpoints
-    return parse
+    return module
 
 
-parse_endpoints = _load_parse_endpoints()
+planning = _load_planning()
+parse_endpoints: Callable[[str], tuple[Any, ...]] = planning.parse_endpoints
 
 
 def _flag(value: Any) -> bool:

@@ -3,10 +3,14 @@ optionally created here, with autoscaling, from
 
 - the ``diffusers`` preset: ``model.tar.gz`` of ``make model-artifact`` (endpoint/code as
   code/, optionally the weights) in the Hugging Face PyTorch inference container of the
-  stack's region (image tag from context), with the model id and scheduler from context;
+  stack's region (image tag from context), with the model id and scheduler from context, the
+  per-call limits Prepare plans by, and optionally (endpointCompile) the UNet compiled at start
+  for the default request's calls or endpointCompileShapes;
 - the ``custom`` preset: any image URI and model data (a JumpStart model, your own container)."""
 
 from __future__ import annotations
+
+import json
 
 from aws_cdk import ArnFormat, Stack, Token, region_info
 from aws_cdk import aws_applicationautoscaling as autoscaling
@@ -14,13 +18,24 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.config import StackConfig
+from infra.config import StackConfig, planning
+from infra.endpoint_code import compile_shapes
 from infra.nag import acknowledge, as_nag_prints
+from text2image.paths import REQUEST_SCHEMA
 
 VARIANT = "AllTraffic"
 DLC_REPOSITORY = "huggingface-pytorch-inference"
 # Large models take a while to download and load; SageMaker's defaults are shorter.
 STARTUP_SECONDS, DOWNLOAD_SECONDS = 900, 1800
+# With endpointCompile, model_fn also compiles and warms every shape before the container
+# answers its health check: 53-82 s a shape on an H100 machine with 16 cores (README). Inductor
+# compiles on the CPU, and a g5/g6 xlarge has 4 vCPUs: each shape gets 300 s, over 3.5x the
+# slowest measured. SageMaker allows at most 3600 s (ProductionVariant
+# ContainerStartupHealthCheckTimeoutInSeconds, 60..3600): compile_shapes.MAX_SHAPES keeps the sum
+# under it (tests/infra/test_endpoint_compile.py). The model server's own limit on loading is not
+# the shorter one: the toolkit passes SAGEMAKER_MODEL_SERVER_TIMEOUT (default 60) as MMS's
+# default_response_timeout, which MMS reads as minutes.
+COMPILE_SECONDS_PER_SHAPE = 300
 
 
 def image_uri(stack: Stack, config: StackConfig) -> str:
@@ -52,12 +67,39 @@ def container_environment(config: StackConfig) -> dict[str, str] | None:
         # One worker: one model copy on the GPU, one request at a time, as the workflow plans.
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        # The per-call limits Prepare plans by: an endpoint refuses a call past them before the GPU.
+        "SD_MAX_IMAGES_PER_CALL": str(config.max_images_per_call),
+        "SD_MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call),
     }
     if config.endpoint_model_id:
         environment["SD_MODEL_ID"] = config.endpoint_model_id
     if config.endpoint_scheduler:
         environment["SD_SCHEDULER"] = config.endpoint_scheduler
+    if config.endpoint_compile:
+        environment["SD_COMPILE"] = "1"
+        environment[compile_shapes.VARIABLE] = config.endpoint_compile_shapes or default_compile_shapes(config)
     return environment
+
+
+def default_compile_shapes(config: StackConfig) -> str:
+    """The calls the default request makes (request.schema.json's width and height,
+    defaultNumImages over the configured endpoints, as Prepare plans them). One model serves
+    every endpoint, so it compiles the call sizes of all of them."""
+    properties = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]
+    width, height = properties["width"]["default"], properties["height"]["default"]
+    limits = planning.CallLimits(config.images_per_call, config.max_images_per_call, config.max_pixels_per_call)
+    sizes = planning.call_sizes(config.default_num_images, planning.parse_endpoints(config.endpoints), limits.per_call(width, height))
+    images = sorted({size for calls in sizes.values() for size in calls})
+    shapes: str = compile_shapes.format_call_shapes(compile_shapes.CallShape(width, height, count) for count in images)
+    return shapes
+
+
+def startup_seconds(environment: dict[str, str] | None) -> int:
+    """How long the container may take to answer its first health check: loading, and compiling
+    each shape when it compiles."""
+    if not environment or environment.get("SD_COMPILE") != "1":
+        return STARTUP_SECONDS
+    return STARTUP_SECONDS + COMPILE_SECONDS_PER_SHAPE * len(compile_shapes.parse_call_shapes(environment[compile_shapes.VARIABLE]))
 
 
 def s3_object_arn(stack: Stack, url: str) -> str:
@@ -72,9 +114,10 @@ class Endpoints(Construct):
         if not config.create_endpoints:
             return
         role = self._build_model_role(config)
-        model = self._build_model(role, config)
+        environment = container_environment(config)
+        model = self._build_model(role, config, environment)
         for name in self.names:
-            endpoint_config = self._build_endpoint_config(name, model, config)
+            endpoint_config = self._build_endpoint_config(name, model, config, startup_seconds(environment))
             endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
             self._build_autoscaling(name, endpoint, config)
         self._acknowledge_findings(role, model)
@@ -105,19 +148,19 @@ class Endpoints(Construct):
         )
         return role
 
-    def _build_model(self, role: iam.Role, config: StackConfig) -> sagemaker.CfnModel:
+    def _build_model(self, role: iam.Role, config: StackConfig, environment: dict[str, str] | None) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri(Stack.of(self), config), model_data_url=config.endpoint_model_data_url, environment=container_environment(config)
+                image=image_uri(Stack.of(self), config), model_data_url=config.endpoint_model_data_url, environment=environment
             ),
         )
         model.node.add_dependency(role)
         return model
 
-    def _build_endpoint_config(self, name: str, model: sagemaker.CfnModel, config: StackConfig) -> sagemaker.CfnEndpointConfig:
+    def _build_endpoint_config(self, name: str, model: sagemaker.CfnModel, config: StackConfig, startup: int) -> sagemaker.CfnEndpointConfig:
         endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             f"{name}-config",
@@ -128,7 +171,7 @@ class Endpoints(Construct):
                     instance_type=config.endpoint_instance_type,
                     initial_instance_count=config.endpoint_instance_count,
                     initial_variant_weight=1,
-                    container_startup_health_check_timeout_in_seconds=STARTUP_SECONDS,
+                    container_startup_health_check_timeout_in_seconds=startup,
                     model_data_download_timeout_in_seconds=DOWNLOAD_SECONDS,
                 )
             ],

@@ -5,21 +5,24 @@ and writing of that text: inference.py parses it at start, and the stack's synth
 this file to check ``text2image:endpointCompileShapes`` and to write the default, so what synth
 accepts is what a start accepts. Plain Python, importing nothing of its folder. Whether a shape
 fits the endpoint's limits is the request contract's to say (jumpstart_contract.py): each
-shape is checked as the request it stands for.
+shape is checked as its warm-up request.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 VARIABLE = "SD_COMPILE_SHAPES"
 # Each shape is one more compiled version of the UNet's forward: TorchDynamo keeps at most 8 per
 # function by default (torch._dynamo.config.recompile_limit) and runs any further one eagerly,
 # and each costs about a minute of start-up (53-82 s measured on an H100).
 MAX_SHAPES = 8
+# Denoising steps of each warm-up call: its first UNet call compiles (and is CUDA Graph Trees'
+# warm-up run), the second records the CUDA graph, the third replays it (torch/_inductor/cudagraph_trees.py).
+WARM_STEPS = 3
 _SHAPE = re.compile(r"([0-9]+)x([0-9]+)x([0-9]+)", re.ASCII)
 
 
@@ -32,9 +35,12 @@ class CallShape:
     def __str__(self) -> str:
         return f"{self.width}x{self.height}x{self.images}"
 
-    def request_fields(self) -> dict[str, Any]:
-        """The fields of the endpoint request this shape stands for (the contract's names)."""
-        return {"width": self.width, "height": self.height, "num_images_per_prompt": self.images}
+    def warm_up_body(self) -> str:
+        """The endpoint request (JSON) that compiles and warms this shape. Default guidance, as
+        the workflow's default request has: classifier-free guidance doubles the UNet batch, so
+        the UNet inputs warmed are those of the calls the workflow makes."""
+        fields = {"prompt": "warm-up", "width": self.width, "height": self.height, "num_images_per_prompt": self.images}
+        return json.dumps({**fields, "num_inference_steps": WARM_STEPS, "seed": 0})
 
 
 def parse_call_shapes(text: str, variable: str = VARIABLE) -> tuple[CallShape, ...]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import logging
 import os
 import time
@@ -43,10 +42,6 @@ from jumpstart_contract import JSON, GenerationRequest, InvalidRequest, Limits, 
 from scheduler_choice import scheduler_class
 
 logger = logging.getLogger(__name__)
-
-# Denoising steps of each warm-up call: one UNet call compiles (and runs as CUDA Graph Trees'
-# warm-up), the second records the CUDA graph, the third replays it (torch/_inductor/cudagraph_trees.py).
-WARM_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -68,10 +63,8 @@ class ServingSettings:
 
 
 def warm_up_requests(environ: Mapping[str, str], limits: Limits) -> tuple[GenerationRequest, ...]:
-    """SD_COMPILE=1: a request per SD_COMPILE_SHAPES shape, checked as any request is (a shape
-    past the limits could never be asked for). With the default guidance_scale, as the default
-    request has: classifier-free guidance doubles the UNet's batch, so the shape warmed is that
-    of the calls the workflow makes."""
+    """SD_COMPILE=1: the warm-up request of each SD_COMPILE_SHAPES shape, checked as any request
+    is (a shape past the limits could never be asked for)."""
     switch = environ.get("SD_COMPILE", "")
     if switch not in ("", "0", "1"):
         raise ValueError(f"SD_COMPILE must be 1 (compile the UNet at start) or 0, not {switch!r}")
@@ -82,9 +75,8 @@ def warm_up_requests(environ: Mapping[str, str], limits: Limits) -> tuple[Genera
         raise ValueError(f"SD_COMPILE=1 needs {SHAPES_VARIABLE}: the calls to compile at start, as in '512x512x4,768x512x2'")
     requests = []
     for shape in parse_call_shapes(text):
-        body = json.dumps({"prompt": "warm-up", "num_inference_steps": WARM_STEPS, "seed": 0, **shape.request_fields()})
         try:
-            requests.append(parse_request(body, JSON, limits))
+            requests.append(parse_request(shape.warm_up_body(), JSON, limits))
         except InvalidRequest as exc:
             raise ValueError(f"{SHAPES_VARIABLE}: {shape} is not a call this endpoint serves: {exc}") from None
     return tuple(requests)

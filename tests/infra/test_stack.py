@@ -371,6 +371,8 @@ def test_the_diffusers_preset_runs_the_artifact_in_the_regions_hugging_face_cont
         "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SD_MAX_IMAGES_PER_CALL": str(context_defaults()["maxImagesPerCall"]),
+        "SD_MAX_PIXELS_PER_CALL": str(context_defaults()["maxPixelsPerCall"]),
         "SD_MODEL_ID": "stabilityai/sd-turbo",
         "SD_SCHEDULER": "euler_a",
     }

@@ -19,6 +19,7 @@ from text2image.paths import REQUEST_SCHEMA
 
 inference = endpoint_module("inference")
 contract = endpoint_module("jumpstart_contract")
+shapes = endpoint_module("compile_shapes")
 SHAPES = "64x64x1,72x64x2"
 
 
@@ -106,7 +107,7 @@ def test_every_shape_is_compiled_and_warmed_in_model_fn(compiled: tuple[Any, Rec
     model, compiler, logged = compiled
     assert model.compiled and isinstance(model.pipeline.unet, torch._dynamo.eval_frame.OptimizedModule)
     # One graph per shape, each run for every warm-up step (compile, record a CUDA graph, replay).
-    assert compiler.counts() == (2, 2 * inference.WARM_STEPS)
+    assert compiler.counts() == (2, 2 * shapes.WARM_STEPS)
     assert [line.split(" calls in ")[0] for line in logged if line.startswith("compiled")] == [
         "compiled and warmed the UNet for 64x64x1",
         "compiled and warmed the UNet for 72x64x2",
@@ -175,4 +176,4 @@ def test_the_shapes_are_warmed_as_the_requests_they_stand_for() -> None:
     assert (small.width, small.height, small.num_images_per_prompt, wide.width, wide.num_images_per_prompt) == (512, 512, 4, 768, 2)
     # The default request's guidance (classifier-free guidance on): the UNet batch of the calls the workflow makes.
     assert small.guidance_scale == json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["guidance_scale"]["default"] > 1
-    assert small.num_inference_steps == inference.WARM_STEPS
+    assert small.num_inference_steps == shapes.WARM_STEPS
