@@ -21,7 +21,7 @@ and compared with the plan's; one run per cell fetches every image and checks th
 distinct JPEGs, after its clock stops. Writes bench/results/fanout.md and fanout.png
 (fanout-quick.* with --quick: the acceptance cells only).
 
-    .venv/bin/python bench/fanout.py [--runs 3] [--quick]
+    uv run --group bench python bench/fanout.py [--runs 3] [--quick]
 """
 
 from __future__ import annotations
