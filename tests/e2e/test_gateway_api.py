@@ -83,7 +83,7 @@ def test_one_endpoint_down_gives_200_with_errors(clean_stack: LocalStack) -> Non
     status, answer = post_json(f"{clean_stack.gateway.url}/text2image", {"text": "half"})
     assert status == 200
     assert len(json.loads(answer["body"])) == 2
-    assert [(e["index"], e["endpoint"]) for e in answer["errors"]] == [(1, "sd-local-2"), (3, "sd-local-2")]
+    assert [(e["index"], e["endpoint"]) for e in answer["errors"]] == [(2, "sd-local-2"), (3, "sd-local-2")]
 
 
 def test_all_endpoints_down_gives_502_listing_why(clean_stack: LocalStack) -> None:

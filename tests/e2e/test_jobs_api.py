@@ -18,15 +18,15 @@ def status(url: str, method: str = "GET") -> int:
 
 def test_a_job_answers_202_with_planned_urls_that_fill_in_as_images_are_written(clean_stack: LocalStack) -> None:
     lane_one = clean_stack.endpoints.endpoints["sd-local-1"].lock
-    lane_one.acquire()  # hold endpoint sd-local-1 busy: its images (0, 2) cannot be made yet
+    lane_one.acquire()  # hold endpoint sd-local-1 busy: its call (images 0, 1) cannot be made yet
     try:
         code, job = post_json(f"{clean_stack.gateway.url}/text2image/jobs", {"text": "a job", "seed": 3})
         assert code == 202
         base = clean_stack.gateway.url
         assert job["status_url"] == f"{base}/requests/{job['request_id']}.json"
         assert job["images"] == [f"{base}/images/{job['request_id']}/{i}.jpeg" for i in range(4)]
-        wait_until(lambda: all(status(job["images"][i], "HEAD") == 200 for i in (1, 3)), "sd-local-2's images")
-        assert [status(job["images"][i], "HEAD") for i in (0, 2)] == [404, 404]
+        wait_until(lambda: all(status(job["images"][i], "HEAD") == 200 for i in (2, 3)), "sd-local-2's images")
+        assert [status(job["images"][i], "HEAD") for i in (0, 1)] == [404, 404]
         assert status(job["status_url"]) == 404
     finally:
         lane_one.release()

@@ -1,4 +1,5 @@
-"""With simulated GPU time, images appear one by one (a separate `text2image up` with latency)."""
+"""With simulated GPU time, images appear as each endpoint call ends (a separate `text2image up`
+with latency, two images per call)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,21 @@ from text2image.local.process import LocalStackProcess
 
 @pytest.fixture(scope="module")
 def slow_stack() -> Iterator[LocalStackProcess]:
-    # One endpoint, 1 s per image: image i is written about i + 1 seconds after the start.
-    with LocalStackProcess("--endpoints", "1", "--latency", "1") as running:
+    # One endpoint, 1 s per image, calls of at most 2 images: 3 images are a call of images 0 and 1
+    # (written about 2 s after the start) and a call of image 2 (about 1 s later).
+    with LocalStackProcess("--endpoints", "1", "--latency", "1", "--images-per-call", "2") as running:
         yield running
 
 
-def test_the_first_image_is_visible_before_the_last_one(slow_stack: LocalStackProcess, page: Page) -> None:
+def test_the_first_calls_images_are_visible_before_the_last_one(slow_stack: LocalStackProcess, page: Page) -> None:
     page.goto(slow_stack.url + "/")
-    page.get_by_label("Prompt", exact=True).fill("one at a time")
+    page.get_by_label("Prompt", exact=True).fill("one call at a time")
     page.get_by_label("Number of images").fill("3")
     page.get_by_role("button", name="Send").click()
     figures = page.locator("#images figure")
     expect(figures).to_have_count(3)
     expect(figures.nth(0)).to_have_class("done", timeout=15_000)
+    expect(figures.nth(1)).to_have_class("done", timeout=15_000)
     assert figures.nth(2).get_attribute("class") == "pending"
     expect(page.locator("#elapsed")).not_to_have_text("")
     expect(figures.nth(2)).to_have_class("done", timeout=15_000)
