@@ -24,6 +24,7 @@ from text2image.paths import STATE_MACHINE
 
 BUCKET = "text2image-local"
 STATE_MACHINE_NAME = "text2image"
+USAGE_TABLE = "text2image-usage"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/text2image-local"
 PUBLIC_BASE_URL_PARAMETER = "/text2image/local/public-base-url"
 
@@ -55,6 +56,7 @@ class LocalAWSConfig:
     images_per_call: int = 0  # 0: an endpoint's whole share in one call, as far as the limits allow
     max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
+    daily_images_per_user: int = field(default_factory=lambda: int(context_defaults()["dailyImagesPerUser"]))
 
 
 class LocalAWS:
@@ -84,6 +86,7 @@ class LocalAWS:
         self.s3 = self.client("s3")
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
+        create_usage_table(self.client("dynamodb"))
         # What CDK's StringParameter holds on AWS: the base URL images are served from.
         self.client("ssm").put_parameter(Name=PUBLIC_BASE_URL_PARAMETER, Value=public_base_url, Type="String", Overwrite=True)
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
@@ -108,6 +111,7 @@ class LocalAWS:
             "AWS_ENDPOINT_URL_S3": self.url,
             "AWS_ENDPOINT_URL_SFN": self.url,
             "AWS_ENDPOINT_URL_SSM": self.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
@@ -115,6 +119,8 @@ class LocalAWS:
             "IMAGES_PER_CALL": str(self.config.images_per_call),
             "MAX_IMAGES_PER_CALL": str(self.config.max_images_per_call),
             "MAX_PIXELS_PER_CALL": str(self.config.max_pixels_per_call),
+            "USAGE_TABLE": USAGE_TABLE,
+            "DAILY_IMAGES_PER_USER": str(self.config.daily_images_per_user),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",
@@ -139,6 +145,17 @@ class LocalAWS:
         tells how); False if it is still running after ``timeout`` seconds or never started.
         The engine announces each end, so this wakes at once instead of polling."""
         return engine.wait_until_ended(execution_arn, timeout)
+
+
+def create_usage_table(dynamodb: Any) -> None:
+    """The signed-in users' quotas and run history, keyed as the deployed table (infra/functions.py):
+    partition key ``pk``, sort key ``sk``, on demand."""
+    dynamodb.create_table(
+        TableName=USAGE_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def engine_hooks() -> dict[str, tuple[object, object]]:
