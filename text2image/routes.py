@@ -56,6 +56,24 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 SYNC_ROUTE = ("POST", "/text2image")
 JOBS_ROUTE = ("POST", "/text2image/jobs")
 API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE)
+# The routes only a signed-in caller may use when the stack has sign-in (text2image:auth cognito,
+# `text2image up --auth`): API Gateway's Cognito authorizer on AWS, the local gateway's check.
+SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE})
+
+# A signed-in route called without a valid ID token (none, malformed, badly signed, expired, an
+# access token, another client's): API Gateway's UNAUTHORIZED gateway response, as the stack
+# answers it; the local gateway answers the same. Nothing is started.
+UNAUTHORIZED_STATUS = 401
+UNAUTHORIZED_ERROR = "Unauthorized"
+UNAUTHORIZED_MESSAGE = "sign in first: send your ID token in the Authorization header"
+
+# CORS for pages on other origins (text2image:corsOrigins, `text2image up --cors-origin`): the
+# API's paths answer a preflight OPTIONS with 204, and every answer on them (errors included)
+# carries these headers when the request's Origin is listed; an unlisted Origin gets none.
+PREFLIGHT_STATUS = 204
+CORS_ALLOW_METHODS = "GET, POST, OPTIONS"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type"
+CORS_MAX_AGE_SECONDS = 600
 
 
 T = TypeVar("T")
