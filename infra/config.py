@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from constructs import Node
 
 from infra.endpoint_code import compile_shape_problems
+from text2image.cors import checked_origins
 from text2image.deploy_settings import PREFIX, context_defaults
 from text2image.manifest import PREPARE
 from text2image.paths import REQUEST_SCHEMA
@@ -23,6 +25,11 @@ _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 # "diffusers": the artifact of `make model-artifact` in the Hugging Face PyTorch inference
 # container of the stack's region; "custom": any image + model data named in context.
 ENDPOINT_PRESETS = ("diffusers", "custom")
+# "cognito": a user pool, and API Gateway's Cognito authorizer on the signed-in routes; "none": an
+# open API like the original demo (anyone with the URL makes the GPUs work), only by choice.
+AUTH_MODES = ("cognito", "none")
+# An e-mail domain as the part after "@": labels of letters, digits and inner hyphens, a dot between.
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,10 @@ class StackConfig:
     workflow_log_level: str
     image_retention_days: int
     api_key: bool
+    auth: str  # one of AUTH_MODES
+    sign_up_domains: tuple[str, ...]  # e-mail domains that may sign up themselves; () = admin-created users only
+    daily_images_per_user: int  # each signed-in user's images per UTC day (Prepare's quota)
+    cors_origins: tuple[str, ...]  # origins whose pages may call the API; () = same origin only
     api_logging: bool  # needs the account's API Gateway CloudWatch role (README, Deploy)
     powertools_layer_version: int
     powertools_layer_arn: str  # overrides the public layer chosen by partition and region (infra/powertools.py)
@@ -54,6 +65,11 @@ class StackConfig:
     endpoint_instance_count: int
     endpoint_max_instances: int
     endpoint_target_invocations_per_instance: int
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether the API's signed-in routes take only callers signed in to the stack's user pool."""
+        return self.auth == "cognito"
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -79,6 +95,10 @@ class StackConfig:
             workflow_log_level=str(get("workflowLogLevel")).upper(),
             image_retention_days=int(get("imageRetentionDays")),
             api_key=_flag(get("apiKey")),
+            auth=str(get("auth")).strip().lower(),
+            sign_up_domains=_items(get("signUpDomains")),
+            daily_images_per_user=int(get("dailyImagesPerUser")),
+            cors_origins=_items(get("corsOrigins")),
             api_logging=_flag(get("apiLogging")),
             powertools_layer_version=int(get("powertoolsLayerVersion")),
             powertools_layer_arn=str(get("powertoolsLayerArn")),
@@ -121,10 +141,29 @@ class StackConfig:
             problems.append(f"workflowLogLevel must be one of {_WORKFLOW_LOG_LEVELS}")
         if self.image_retention_days < 1:
             problems.append("imageRetentionDays must be at least 1")
+        problems += self._access_problems()
         if self.create_endpoints:
             problems += self._endpoint_problems()
         if problems:
             raise ValueError("text2image configuration: " + "; ".join(problems))
+
+    def _access_problems(self) -> list[str]:
+        """Who may call the API: sign-in, self sign-up, the daily quota, other origins."""
+        problems = []
+        if self.auth not in AUTH_MODES:
+            problems.append(f"auth must be one of {AUTH_MODES} ('none' leaves the API open to anyone with its URL)")
+        bad_domains = [domain for domain in self.sign_up_domains if not _DOMAIN.fullmatch(domain)]
+        if bad_domains:
+            problems.append(f"signUpDomains must be e-mail domains such as example.org, comma-separated, in lower case, not {bad_domains}")
+        if self.sign_up_domains and not self.signed_in:
+            problems.append("signUpDomains lets people sign up to the user pool: it needs auth=cognito")
+        if self.daily_images_per_user < 1:
+            problems.append("dailyImagesPerUser must be at least 1")
+        try:
+            checked_origins(self.cors_origins)
+        except ValueError as exc:
+            problems.append(f"corsOrigins: {exc}")
+        return problems
 
     def _endpoint_problems(self) -> list[str]:
         problems = []
@@ -170,6 +209,11 @@ def _load_planning() -> ModuleType:
 
 planning = _load_planning()
 parse_endpoints: Callable[[str], tuple[Any, ...]] = planning.parse_endpoints
+
+
+def _items(value: Any) -> tuple[str, ...]:
+    """A comma-separated context value (``"a.org, b.org"``) as its items; ``""`` is none."""
+    return tuple(item for item in (part.strip() for part in str(value).split(",")) if item)
 
 
 def _flag(value: Any) -> bool:

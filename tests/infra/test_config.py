@@ -23,6 +23,18 @@ def test_defaults_come_from_cdk_json() -> None:
     assert defaults.api_key is False and defaults.create_endpoints is False
 
 
+def test_sign_in_is_on_by_default_with_the_quota_and_no_other_origin() -> None:
+    defaults = config()
+    assert (defaults.auth, defaults.signed_in, defaults.sign_up_domains) == ("cognito", True, ())
+    assert (defaults.daily_images_per_user, defaults.cors_origins) == (200, ())
+
+
+def test_lists_arrive_comma_separated_and_auth_none_opens_the_api() -> None:
+    chosen = config(auth="none", corsOrigins=" https://a.example.org, http://localhost:5173 ", dailyImagesPerUser="50")
+    assert (chosen.signed_in, chosen.cors_origins, chosen.daily_images_per_user) == (False, ("https://a.example.org", "http://localhost:5173"), 50)
+    assert config(signUpDomains="example.org,staff.example.co.uk").sign_up_domains == ("example.org", "staff.example.co.uk")
+
+
 def test_command_line_context_overrides_arrive_as_text() -> None:
     overridden = config(endpoints="a:2,b", apiKey="true", throttleRate="5")
     assert overridden.endpoint_names == ["a", "b"] and overridden.endpoints == "a:2,b"
@@ -47,6 +59,15 @@ def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
         ({"logLevel": "LOUD"}, "logLevel"),
         ({"workflowLogLevel": "SOME"}, "workflowLogLevel"),
         ({"imageRetentionDays": 0}, "imageRetentionDays"),
+        ({"auth": "open"}, r"auth must be one of \('cognito', 'none'\)"),
+        ({"auth": ""}, "auth must be one of"),
+        ({"signUpDomains": "@example.org"}, r"signUpDomains must be e-mail domains.*'@example.org'"),
+        ({"signUpDomains": "example.org,Example.com"}, r"signUpDomains must be.*\['Example.com'\]"),
+        ({"signUpDomains": "localhost"}, "signUpDomains must be e-mail domains"),
+        ({"signUpDomains": "example.org", "auth": "none"}, "signUpDomains lets people sign up to the user pool: it needs auth=cognito"),
+        ({"dailyImagesPerUser": 0}, "dailyImagesPerUser must be at least 1"),
+        ({"corsOrigins": "*"}, "corsOrigins: CORS origin '\\*'"),
+        ({"corsOrigins": "https://example.org/"}, "corsOrigins: CORS origin 'https://example.org/'"),
         ({"createEndpoints": True}, "createEndpoints needs an s3:// endpointModelDataUrl"),
         ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointPreset": "jumpstart"}, "endpointPreset must be one of"),
         ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointPreset": "custom"}, "custom endpoint preset needs endpointImageUri"),
