@@ -7,10 +7,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, start_job, text2image
 from text2image.stop_signals import StopSignals
+
+if TYPE_CHECKING:
+    from text2image.local.stack import LocalStack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS)",
     )
     up.add_argument("--invocation-limit", type=float, default=60.0, help="seconds an endpoint call may take, as SageMaker's 60 s (tests scale it down)")
+    up.add_argument(
+        "--auth",
+        action="store_true",
+        help="sign-in as deployed: a Cognito user pool (moto) with a user whose password is printed, and the API takes only its ID tokens",
+    )
+    up.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an origin (scheme://host[:port]) whose pages may call the API; repeatable (default: same origin only)",
+    )
 
     gen = commands.add_parser("generate", help="make images through the API and save them")
     gen.add_argument("prompt")
@@ -105,6 +120,7 @@ def run_tiny_pipeline(args: argparse.Namespace) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     # Imported here: `generate` should not pay for moto and Pillow.
+    from text2image.local.gateway import GatewayConfig
     from text2image.local.http_service import PortInUse
     from text2image.local.stack import LocalStack, StackConfig
 
@@ -121,6 +137,8 @@ def run_up(args: argparse.Namespace) -> int:
                 faults=tuple(args.fault),
                 retry_time_scale=args.retry_time_scale,
                 invocation_limit=args.invocation_limit,
+                gateway=GatewayConfig(cors_origins=tuple(args.cors_origin)),
+                auth=args.auth,
             )
         )
     except PortInUse as exc:
@@ -135,13 +153,15 @@ def run_up(args: argparse.Namespace) -> int:
     latency = f", {args.call_overhead:g} s per call + {args.latency:g} s per image" if args.model == "preview" else ""
     per_call = f"up to {stack.config.images_per_call} images" if stack.config.images_per_call else "an endpoint's whole share"
     batching = f"; {per_call} per call (at most {stack.config.max_images_per_call} images, {stack.config.max_pixels_per_call} pixels)"
+    token_header = '-H "Authorization: $TOKEN" ' if stack.aws.user_pool else ""
     print(
         f"text2image local stack ready\n"
         f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"
         f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}{batching}\n"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
+        f"{sign_in_lines(stack)}"
         f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
-        f'-d \'{{"text":"A flower, fantasy, happy"}}\'\n'
+        f'{token_header}-d \'{{"text":"A flower, fantasy, happy"}}\'\n'
         f"  AWS CLI: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 "
         f"aws --endpoint-url {stack.aws.url} s3 ls s3://{stack.aws.bucket}/ --recursive\n"
         f"  events: a JSON request copied to s3://{stack.aws.bucket}/prompts/ or put on the bus as source "
@@ -153,6 +173,23 @@ def run_up(args: argparse.Namespace) -> int:
     stack.stop()
     print("text2image local stack stopped", flush=True)
     return 0
+
+
+def sign_in_lines(stack: LocalStack) -> str:
+    """The banner's lines on sign-in (``--auth``) and the origins allowed (``--cors-origin``)."""
+    lines = ""
+    pool = stack.aws.user_pool
+    if pool is not None:
+        lines += (
+            f"  sign-in          user {pool.username}, password {pool.password}   (user pool {pool.pool_id}, client {pool.client_id}; "
+            f"the API takes its ID tokens only)\n"
+            f"  token: TOKEN=$(aws cognito-idp initiate-auth --endpoint-url {stack.aws.url} --region {pool.region} --auth-flow USER_PASSWORD_AUTH "
+            f"--client-id {pool.client_id} --auth-parameters USERNAME={pool.username},PASSWORD='{pool.password}' "
+            f"--query AuthenticationResult.IdToken --output text)\n"
+        )
+    if stack.config.gateway.cors_origins:
+        lines += f"  CORS origins     {', '.join(stack.config.gateway.cors_origins)}\n"
+    return lines
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from werkzeug.serving import WSGIRequestHandler
 from text2image import manifest
 from text2image.deploy_settings import context_defaults
 from text2image.local import engine
+from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, load_handlers
 from text2image.paths import STATE_MACHINE
@@ -57,6 +58,7 @@ class LocalAWSConfig:
     max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
     daily_images_per_user: int = field(default_factory=lambda: int(context_defaults()["dailyImagesPerUser"]))
+    auth: bool = False  # a Cognito user pool, its app client and a user (`text2image up --auth`)
 
 
 class LocalAWS:
@@ -72,6 +74,7 @@ class LocalAWS:
         self.bucket = BUCKET
         self.public_base_url = ""
         self.state_machine_arn = ""
+        self.user_pool: LocalUserPool | None = None
 
     def start(self, public_base_url: str) -> LocalAWS:
         """``public_base_url``: what image URLs start with (the gateway, as CloudFront on AWS)."""
@@ -87,6 +90,8 @@ class LocalAWS:
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
         create_usage_table(self.client("dynamodb"))
+        if self.config.auth:
+            self.user_pool = create_user_pool(self.client("cognito-idp"), REGION)
         # What CDK's StringParameter holds on AWS: the base URL images are served from.
         self.client("ssm").put_parameter(Name=PUBLIC_BASE_URL_PARAMETER, Value=public_base_url, Type="String", Overwrite=True)
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())

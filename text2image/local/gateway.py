@@ -5,9 +5,14 @@ Every request goes through CloudFront's behaviours (text2image/routes.py), as on
 - ``/text2image`` and ``/text2image/*`` (the API): ``POST /text2image`` and
   ``POST /text2image/jobs`` with the edge checks of the deployed API (content type, size, the
   one JSON Schema, stage throttling), then the workflow, answered with the status mapping of
-  docs/design.md ("Errors"); any other method or path there as the stack answers an undeclared route;
-- ``/images/*``, ``/requests/*``: objects from S3; anything else: the site (the page at ``/``);
-  GET and HEAD only, any other method answered with CloudFront's 403;
+  docs/design.md ("Errors"); any other method or path there as the stack answers an undeclared route.
+  With ``text2image up --auth`` the routes of ``SIGNED_IN_ROUTES`` take a valid ID token of the
+  local user pool (auth.py, as API Gateway's Cognito authorizer) and the run's input names the
+  caller; a preflight ``OPTIONS`` on the API's paths answers 204, and every answer there carries
+  the CORS headers when the Origin is one of ``--cors-origin`` (text2image/cors.py);
+- ``/images/*``, ``/requests/*``: objects from S3; anything else: the site (the page at ``/``,
+  ``/config.json`` saying whether and where to sign in); GET and HEAD only, any other method
+  answered with CloudFront's 403;
 - ``/_local/*``: forwarded to the endpoint server's test hooks (``GET /_local/stats``,
   ``POST /_local/faults``), which exist only locally; the gateway itself holds no endpoint.
 
@@ -25,23 +30,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from http.client import HTTPConnection
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
+from text2image.cors import checked_origins, cors_headers
 from text2image.deploy_settings import context_defaults
+from text2image.discovery import CONFIG_FILE, config_document
+from text2image.local.auth import Caller, CognitoAuthorizer, Unauthorized
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.http_service import Body, HTTPService, Response
 from text2image.local.lambdas import function_module
 from text2image.local.throttle import TokenBucket, retry_after_header
 from text2image.routes import (
+    API_ROUTES,
     DISALLOWED_METHOD_ERROR,
     DISALLOWED_METHOD_MESSAGE,
     DISALLOWED_METHOD_STATUS,
     JOBS_ROUTE,
+    PREFLIGHT_STATUS,
+    SIGNED_IN_ROUTES,
     SYNC_ROUTE,
     SYNC_TIMEOUT_ERROR,
     SYNC_TIMEOUT_MESSAGE,
     SYNC_TIMEOUT_STATUS,
+    UNAUTHORIZED_ERROR,
+    UNAUTHORIZED_MESSAGE,
+    UNAUTHORIZED_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
@@ -54,9 +68,10 @@ from text2image.site import DEFAULT_PAGE, site_files
 
 MAX_BODY_BYTES = 64 * 1024
 LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
+API_PATHS = frozenset(path for _, path in API_ROUTES)  # the API's resources: preflights and CORS headers
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
 # a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
-ERROR_STATUS = {"ValidationError": 400, "GenerationFailed": 502}
+ERROR_STATUS = {"ValidationError": 400, "QuotaExceeded": 429, "GenerationFailed": 502}
 # The S3 key layout, from the functions that write the keys.
 _planning, _collect_response = function_module("planning"), function_module("collect_response")
 _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
@@ -76,6 +91,17 @@ class GatewayConfig:
     throttle_burst: int = int(_DEPLOYED["throttleBurst"])
     # What Prepare uses when a request names no num_images (the jobs route plans that many URLs).
     default_num_images: int = int(_DEPLOYED["defaultNumImages"])
+    cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (text2image:corsOrigins)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A request to an API route, past the edge: its body and, on a signed-in route of a stack
+    with sign-in, who sent it."""
+
+    content_type: str
+    body: Body
+    caller: Caller | None = None
 
 
 class ApiError(Exception):
@@ -99,6 +125,17 @@ def execution_error_answer(execution: dict[str, Any]) -> tuple[int, dict[str, An
         except (TypeError, KeyError, json.JSONDecodeError):
             pass
     return 500, {"error": "InternalError", "message": f"the workflow failed with {error}"}
+
+
+def execution_input(request: dict[str, Any], caller: Caller | None) -> dict[str, Any]:
+    """What the run starts with: the body itself, or (signed in) the body and who sent it, as the
+    API's request templates build it."""
+    return request if caller is None else {"request": request, "caller": caller.execution_input()}
+
+
+def retry_after(status: int, answer: dict[str, Any]) -> dict[str, str]:
+    """A run refused over the user's quota says when to retry: its seconds as ``Retry-After``."""
+    return {"Retry-After": str(answer["retry_after"])} if status == 429 and "retry_after" in answer else {}
 
 
 def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any]:
@@ -149,38 +186,73 @@ class Gateway(HTTPService):
     ) -> None:
         """``validate`` checks a request as the deployed edge does, raising ``ApiError``;
         ``hooks_url``: the endpoint server, whose test hooks ``/_local/*`` are forwarded to."""
+        checked_origins(config.cors_origins)
         self.aws, self.validate, self.config, self.hooks_url = aws, validate, config, hooks_url
         self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
-        self.api_routes: dict[tuple[str, str], Callable[[str, Body], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
+        self.api_routes: dict[tuple[str, str], Callable[[ApiCall], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
+        self.authorizer: CognitoAuthorizer | None = None  # no sign-in until start() finds a user pool
         self.site = site_files()
         super().__init__("gateway", host, port)
 
+    def start(self) -> Self:
+        """Once the local AWS runs: its user pool (``--auth``) signs callers in, with the pool's
+        keys read once, and /config.json says so (``{"auth": null}`` without one)."""
+        pool = self.aws.user_pool
+        if pool is not None:
+            self.authorizer = CognitoAuthorizer.fetch(pool.jwks_url(self.aws.url), pool.issuer, pool.client_id)
+        discovery = json.dumps(config_document(None if pool is None else pool.discovery(self.aws.url), self.aws.config.daily_images_per_user)).encode()
+        self.site[CONFIG_FILE] = lambda: discovery
+        return super().start()
+
     # -- the API -----------------------------------------------------------------------
 
-    def accept(self, content_type: str, body: Body) -> dict[str, Any]:
-        """The edge of both routes: throttling, then the body checks."""
+    def api(self, method: str, path: str, headers: Message, body: Body) -> Answer:
+        """The REST API: with CORS origins, a preflight is answered by the API itself (a mock
+        integration on AWS; without any, OPTIONS stays undeclared, as the same-origin stack has it);
+        a declared route passes stage throttling, then the authorizer where it needs sign-in."""
+        if method == "OPTIONS" and path in API_PATHS and self.config.cors_origins:
+            return PREFLIGHT_STATUS, b"", {}
+        api_route = self.api_routes.get((method, path))
+        if api_route is None:  # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it
+            raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", headers={"Retry-After": retry_after_header(wait)})
-        request: dict[str, Any] = parse_request_body(content_type, body)
+        caller = self.authorize((method, path), headers.get("Authorization"))
+        return api_route(ApiCall(headers.get("Content-Type", ""), body, caller))
+
+    def authorize(self, route: tuple[str, str], authorization: str | None) -> Caller | None:
+        """Who calls a signed-in route of a stack with sign-in (None: anyone may); refused with the
+        401 of API Gateway's authorizer, before the body is even read."""
+        if self.authorizer is None or route not in SIGNED_IN_ROUTES:
+            return None
+        try:
+            return self.authorizer.authorize(authorization)
+        except Unauthorized as exc:
+            logging.getLogger(__name__).info("refused %s %s: %s", *route, exc)
+            raise ApiError(UNAUTHORIZED_STATUS, UNAUTHORIZED_ERROR, UNAUTHORIZED_MESSAGE) from None
+
+    def accept(self, call: ApiCall) -> dict[str, Any]:
+        """The body checks of both POST routes."""
+        request: dict[str, Any] = parse_request_body(call.content_type, call.body)
         self.validate(request)  # raises ApiError; the body goes on as sent, as API Gateway passes it
         return request
 
-    def text2image(self, content_type: str, body: Body) -> Answer:
+    def text2image(self, call: ApiCall) -> Answer:
         """``POST /text2image``: wait for the run, answer with its outcome."""
-        request = self.accept(content_type, body)
+        request = self.accept(call)
         request_id = str(uuid.uuid4())  # API Gateway's request id has this form
-        arn = self.aws.start_execution(json.dumps(request), name=request_id)
+        arn = self.aws.start_execution(json.dumps(execution_input(request, call.caller)), name=request_id)
         status, answer = self.wait_for(arn, request_id)
-        return status, answer, {}
+        return status, answer, retry_after(status, answer)
 
-    def text2image_job(self, content_type: str, body: Body) -> Answer:
+    def text2image_job(self, call: ApiCall) -> Answer:
         """``POST /text2image/jobs``: start the run and say at once where its results will be.
         Named ``<request id>-n<count>`` as on AWS, where the 202 template reads the count back."""
-        request = self.accept(content_type, body)
+        request = self.accept(call)
         num_images = request.get("num_images", self.config.default_num_images)
         request_id = f"{uuid.uuid4()}-n{num_images}"
-        self.aws.start_execution(json.dumps(request), name=request_id)
+        self.aws.start_execution(json.dumps(execution_input(request, call.caller)), name=request_id)
         return 202, job_answer(self.url, request_id, num_images), {}
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
@@ -220,34 +292,38 @@ class Gateway(HTTPService):
     # -- the edge ----------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
-        """One request as the edge answers it; an error is answered in JSON, never with a trace."""
+        """One request as the edge answers it, with the CORS headers on the API's paths."""
+        status, answer_headers, data = self.answer(method, path, headers, body)
+        if path in API_PATHS:
+            answer_headers.update(cors_headers(headers.get("Origin"), self.config.cors_origins))
+        return status, answer_headers, data
+
+    def answer(self, method: str, path: str, headers: Message, body: Body) -> Response:
+        """An error is answered in JSON, never with a trace."""
         try:
-            return encode_answer(*self.route(method, path, headers.get("Content-Type", ""), body))
+            return encode_answer(*self.route(method, path, headers, body))
         except ApiError as exc:
             return encode_answer(exc.status, exc.body, dict(exc.headers))
         except Exception:
             logging.getLogger(__name__).exception("the gateway failed on %s %s", method, path)
             return encode_answer(500, {"error": "InternalError", "message": "the gateway failed"}, {})
 
-    def route(self, method: str, path: str, content_type: str, body: Body) -> Answer:
+    def route(self, method: str, path: str, headers: Message, body: Body) -> Answer:
         """A body the plumbing could not read is refused first; then the local test hooks (they
         exist only here), then CloudFront's behaviour for the path (text2image/routes.py), which
         lets its methods through to its origin and answers any other with its 403."""
         if body.malformed:
             raise ApiError(400, "ValidationError", "body: the chunked transfer encoding is malformed", field="body")
         if path.startswith(LOCAL_HOOKS):
-            return self.local_hook(method, path, content_type, body)
+            return self.local_hook(method, path, headers.get("Content-Type", ""), body)
         behavior = behavior_for(path)
         if method not in behavior.methods:
             raise ApiError(DISALLOWED_METHOD_STATUS, DISALLOWED_METHOD_ERROR, DISALLOWED_METHOD_MESSAGE)
         if behavior.origin is Origin.API:
-            api_route = self.api_routes.get((method, path))
-            if api_route is None:  # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it
-                raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
-            return api_route(content_type, body)
+            return self.api(method, path, headers, body)
         if behavior.origin is Origin.OBJECTS:
-            data, headers = self.s3_object(path, head=method == "HEAD")
-            return 200, data, headers
+            data, object_headers = self.s3_object(path, head=method == "HEAD")
+            return 200, data, object_headers
         return self.site_file(path)
 
     def local_hook(self, method: str, path: str, content_type: str, body: Body) -> Answer:

@@ -36,6 +36,7 @@ class StackConfig:
     retry_time_scale: float = 1.0
     invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    auth: bool = False  # sign-in as deployed: a user pool in the local AWS, the gateway checks tokens
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -104,6 +105,7 @@ class LocalStack:
                 images_per_call=config.images_per_call,
                 max_images_per_call=config.max_images_per_call,
                 max_pixels_per_call=config.max_pixels_per_call,
+                auth=config.auth,
             )
         )
         self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
