@@ -24,7 +24,7 @@ from text2image.deploy_settings import context_defaults
 from text2image.local.aws import BUCKET, PUBLIC_BASE_URL_PARAMETER
 from text2image.local.lambdas import LambdaContext
 from text2image.local.process import LocalStackProcess
-from text2image.manifest import LAMBDAS
+from text2image.manifest import WORKFLOW_LAMBDAS
 from text2image.paths import FUNCTIONS
 
 RESULTS = Path(__file__).parent / "results" / "coldstart.md"
@@ -114,7 +114,7 @@ def invocation_seconds(stack: LocalStackProcess, folder: str, module: str) -> di
 def main() -> int:
     rows = []
     with LocalStackProcess("--endpoints", "1") as stack:
-        for function in LAMBDAS:
+        for function in WORKFLOW_LAMBDAS:
             module = function.handler.split(".")[0]
             imports = [import_seconds(function.folder, module) for _ in range(COLD_PROCESSES)]
             calls = invocation_seconds(stack, function.folder, module)

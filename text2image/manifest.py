@@ -28,7 +28,9 @@ class LambdaFunction:
     name: str  # the function name the local stack answers to
     folder: str  # under functions/: the asset CDK deploys, the folder the local stack imports
     handler: str  # "module.attribute", as the Lambda runtime reads it
-    arn_placeholder: str  # ${...} in statemachine/text2image.asl.json that takes its ARN
+    # ${...} in statemachine/text2image.asl.json that takes its ARN; None for a function the
+    # workflow does not call (a user pool trigger, an API route's function).
+    arn_placeholder: str | None
     memory_mb: int
     timeout_seconds: int
 
@@ -43,10 +45,15 @@ INVOKE_ENDPOINT = LambdaFunction(
     "text2image-invoke-endpoint", "invoke_endpoint", "invoke_endpoint.handler", "InvokeEndpointFunctionArn", memory_mb=512, timeout_seconds=90
 )
 COLLECT = LambdaFunction("text2image-collect", "collect", "collect.handler", "CollectFunctionArn", memory_mb=256, timeout_seconds=30)
-LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT)
+# The user pool's pre sign-up trigger (infra/auth.py), deployed only with text2image:signUpDomains.
+PRE_SIGN_UP = LambdaFunction("text2image-pre-sign-up", "pre_sign_up", "pre_sign_up.handler", None, memory_mb=128, timeout_seconds=5)
+LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT, PRE_SIGN_UP)
+# The workflow's tasks: the functions infra/functions.py deploys and the state machine invokes.
+WORKFLOW_LAMBDAS = tuple(function for function in LAMBDAS if function.arn_placeholder is not None)
 
 
 def definition_substitutions(function_arns: Mapping[str, str], partition: str) -> dict[str, str]:
     """Every ``${...}`` placeholder of the workflow file and its value: each function's ARN
     (``function_arns`` by function name) and the partition."""
-    return {PARTITION_PLACEHOLDER: partition, **{function.arn_placeholder: function_arns[function.name] for function in LAMBDAS}}
+    arns = {function.arn_placeholder: function_arns[function.name] for function in LAMBDAS if function.arn_placeholder is not None}
+    return {PARTITION_PLACEHOLDER: partition, **arns}

@@ -240,7 +240,7 @@ def test_the_deployed_definition_is_the_asl_file_with_every_placeholder_substitu
     assert json.loads(deployed) == json.loads(source)
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", source))
     substitutions = dict(machine["DefinitionSubstitutions"])
-    assert placeholders == set(substitutions) == {manifest.PARTITION_PLACEHOLDER, *(f.arn_placeholder for f in manifest.LAMBDAS)}
+    assert placeholders == set(substitutions) == {manifest.PARTITION_PLACEHOLDER, *(f.arn_placeholder for f in manifest.WORKFLOW_LAMBDAS)}
     # The partition CloudFormation deploys to, never a literal "aws".
     assert substitutions.pop(manifest.PARTITION_PLACEHOLDER) == {"Ref": "AWS::Partition"}
     functions = {n for n in of_type(resources, "AWS::Lambda::Function") if n.startswith("Functions")}
@@ -278,8 +278,8 @@ def test_functions_run_the_manifests_python_on_arm64_with_its_powertools_layer_a
         (layer,) = props["Layers"]
         assert layer["Fn::Join"][1][-1] == f":lambda:eu-west-1:{COMMERCIAL_ACCOUNT}:layer:{LAYER_NAME}:36"
     by_handler = {p["Handler"]: p for p in functions.values()}
-    assert set(by_handler) == {f.handler for f in manifest.LAMBDAS}
-    for function in manifest.LAMBDAS:
+    assert set(by_handler) == {f.handler for f in manifest.WORKFLOW_LAMBDAS}
+    for function in manifest.WORKFLOW_LAMBDAS:
         assert (by_handler[function.handler]["MemorySize"], by_handler[function.handler]["Timeout"]) == (function.memory_mb, function.timeout_seconds)
     assert by_handler[manifest.INVOKE_ENDPOINT.handler]["Environment"]["Variables"]["ENDPOINT_READ_TIMEOUT"] == "70"
 

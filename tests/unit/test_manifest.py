@@ -36,7 +36,8 @@ def test_every_placeholder_of_the_workflow_file_is_the_manifests() -> None:
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", STATE_MACHINE.read_text(encoding="utf-8")))
     arns = {function.name: f"arn:{function.name}" for function in manifest.LAMBDAS}
     assert placeholders == set(manifest.definition_substitutions(arns, "aws")) == set(definition_substitutions())
-    assert len({f.name for f in manifest.LAMBDAS}) == len({f.arn_placeholder for f in manifest.LAMBDAS}) == len(manifest.LAMBDAS)
+    assert len({f.name for f in manifest.LAMBDAS}) == len(manifest.LAMBDAS)
+    assert len({f.arn_placeholder for f in manifest.WORKFLOW_LAMBDAS}) == len(manifest.WORKFLOW_LAMBDAS) == 3
 
 
 def test_each_function_folder_holds_its_handler_module() -> None:
