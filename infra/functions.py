@@ -27,6 +27,38 @@ def endpoint_arn(stack: Stack, name: str) -> str:
     return stack.format_arn(service="sagemaker", resource="endpoint", resource_name=name.lower())
 
 
+def project_function(scope: Construct, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> lambda_.Function:
+    """A function folder of the manifest as deployed: arm64, the manifest's runtime, memory and
+    timeout, the Powertools layer, active tracing, and a role that may write only its own log group."""
+    log_group = logs.LogGroup(scope, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+    # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
+    role = iam.Role(scope, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
+    function = lambda_.Function(
+        scope,
+        spec.folder,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
+        handler=spec.handler,
+        layers=[layer],
+        memory_size=spec.memory_mb,
+        timeout=Duration.seconds(spec.timeout_seconds),
+        tracing=lambda_.Tracing.ACTIVE,
+        log_group=log_group,
+        role=role,
+        environment=environment,
+    )
+    acknowledge(role, "AwsSolutions-IAM5[Resource::*]", "Only X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing), which accept no resource but *.")
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        f"Python {LAMBDA_PYTHON} on purpose: the newest runtime the function folders' tests run on here (make test-lambda-runtime; "
+        "no newer interpreter can be installed), with the Powertools layer built for it.",
+    )
+    return function
+
+
 class Functions(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
         super().__init__(scope, construct_id)
@@ -46,32 +78,11 @@ class Functions(Construct):
             "MAX_IMAGES_PER_CALL": str(config.max_images_per_call),
             "MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call),
         }
-        self.prepare = self._build_function(PREPARE, layer, common_env | planning_env)
-        self.invoke_endpoint = self._build_function(INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
-        self.collect = self._build_function(COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
+        self.prepare = project_function(self, PREPARE, layer, common_env | planning_env)
+        self.invoke_endpoint = project_function(self, INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
+        self.collect = project_function(self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
         self._build_permissions(config, bucket, public_base_url_parameter)
         self._acknowledge_findings()
-
-    def _build_function(self, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> lambda_.Function:
-        log_group = logs.LogGroup(self, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
-        # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
-        role = iam.Role(self, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
-        return lambda_.Function(
-            self,
-            spec.folder,
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
-            handler=spec.handler,
-            layers=[layer],
-            memory_size=spec.memory_mb,
-            timeout=Duration.seconds(spec.timeout_seconds),
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            role=role,
-            environment=environment,
-        )
 
     def _build_permissions(self, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
         """What each function touches beyond its own logs: its key prefix of the bucket, the endpoints, the URL parameter."""
@@ -98,14 +109,3 @@ class Functions(Construct):
         ):
             assert fn.role is not None
             acknowledge(fn.role, f"AwsSolutions-IAM5[Resource::<StorageBucket5CB7C8EA.Arn>/{finding}]", what + prefix_reason)
-            acknowledge(
-                fn.role,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Only X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing), which accept no resource but *.",
-            )
-            acknowledge(
-                fn,
-                "AwsSolutions-L1",
-                f"Python {LAMBDA_PYTHON} on purpose: the newest runtime the function folders' tests run on here (make test-lambda-runtime; "
-                "no newer interpreter can be installed), with the Powertools layer built for it.",
-            )
