@@ -4,6 +4,7 @@ runs, on arm64, with the public Powertools layer, each allowed exactly what its 
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -78,16 +79,41 @@ class Functions(Construct):
             "MAX_IMAGES_PER_CALL": str(config.max_images_per_call),
             "MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call),
         }
-        self.prepare = project_function(self, PREPARE, layer, common_env | planning_env)
+        # Signed-in callers' quota days and run history; only a stack with sign-in has callers.
+        self.usage_table = self._build_usage_table() if config.signed_in else None
+        usage_env = {"USAGE_TABLE": self.usage_table.table_name} if self.usage_table else {}
+        quota_env = usage_env | ({"DAILY_IMAGES_PER_USER": str(config.daily_images_per_user)} if self.usage_table else {})
+        history_env = usage_env | ({"HISTORY_DAYS": str(config.image_retention_days)} if self.usage_table else {})
+        self.prepare = project_function(self, PREPARE, layer, common_env | planning_env | quota_env)
         self.invoke_endpoint = project_function(self, INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
-        self.collect = project_function(self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter})
+        self.collect = project_function(self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter} | history_env)
         self._build_permissions(config, bucket, public_base_url_parameter)
         self._acknowledge_findings()
+
+    def _build_usage_table(self) -> dynamodb.Table:
+        """One table, pk/sk (docs/design.md, "Sign-in and quotas"): USER#<sub> holds the user's
+        QUOTA#<day> counters and RUN#<start>#<id> history; both expire through ``expires_at``."""
+        return dynamodb.Table(
+            self,
+            "Usage",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
     def _build_permissions(self, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
         """What each function touches beyond its own logs: its key prefix of the bucket, the endpoints, the URL parameter."""
         stack = Stack.of(self)
         self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(PROMPTS_PREFIX + "*")]))
+        if self.usage_table is not None:
+            # Prepare reserves quota and, refusing, writes the run's manifest; Collect adds the run to its user's history.
+            self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.usage_table.table_arn]))
+            self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(REQUESTS_PREFIX + "*")]))
+            self.collect.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.usage_table.table_arn]))
         self.invoke_endpoint.add_to_role_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn(stack, name) for name in config.endpoint_names])
         )
@@ -102,10 +128,13 @@ class Functions(Construct):
 
     def _acknowledge_findings(self) -> None:
         prefix_reason = "Objects under one key prefix of this stack's bucket; the keys carry request ids not known in advance."
-        for fn, finding, what in (
+        findings = [
             (self.prepare, f"{PROMPTS_PREFIX}*", "Read prompt files only. "),
             (self.invoke_endpoint, f"{IMAGES_PREFIX}*", "PutObject of images only. "),
             (self.collect, f"{REQUESTS_PREFIX}*", "PutObject of manifests only. "),
-        ):
+        ]
+        if self.usage_table is not None:
+            findings.append((self.prepare, f"{REQUESTS_PREFIX}*", "PutObject of a run's manifest when its quota refuses it, only. "))
+        for fn, finding, what in findings:
             assert fn.role is not None
             acknowledge(fn.role, f"AwsSolutions-IAM5[Resource::<StorageBucket5CB7C8EA.Arn>/{finding}]", what + prefix_reason)

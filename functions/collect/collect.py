@@ -22,13 +22,17 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.types import TypeSerializer
 
 from collect_response import CollectInput, Manifest, Response, build_response, failure_body, manifest_key, status_of
+from run_history import run_item
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 PARAMETER_MAX_AGE = 300
+SERIALIZER = TypeSerializer()
 
 
 class GenerationFailed(Exception):
@@ -43,10 +47,17 @@ class Settings:
     # machine on this function, so this function cannot take the distribution's domain at
     # deploy time without a cycle. Only the parameter's fixed *name* is passed in.
     public_base_url_parameter: str
+    usage_table: str | None  # signed-in runs go to their user's history; None: sign-in is off
+    history_days: int  # a run stays in the history as long as its images exist
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(bucket=os.environ["BUCKET_NAME"], public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"])
+        return cls(
+            bucket=os.environ["BUCKET_NAME"],
+            public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"],
+            usage_table=os.environ.get("USAGE_TABLE") or None,
+            history_days=int(os.environ.get("HISTORY_DAYS", "30")),
+        )
 
 
 @cache
@@ -58,6 +69,11 @@ def get_settings() -> Settings:
 @cache
 def s3_client() -> S3Client:
     return boto3.client("s3")
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb")
 
 
 logger = Logger()
@@ -88,6 +104,18 @@ def write_manifest(request_id: str, manifest: Manifest) -> None:
     )
 
 
+@tracer.capture_method
+def record_run(event: CollectInput, response: Response, status: str, base_url: str) -> None:
+    """Put a signed-in caller's run in their history ("My runs"), after its manifest."""
+    plan, table = event["plan"], get_settings().usage_table
+    caller = plan["caller"]
+    if caller is None or table is None:
+        return
+    manifest_url = f"{base_url}/{manifest_key(plan['request_id'])}"
+    item = run_item(caller, plan["request_id"], plan["request"], dict(response), status, event["started"], manifest_url, get_settings().history_days)
+    dynamodb_client().put_item(TableName=table, Item={name: SERIALIZER.serialize(value) for name, value in item.items()})
+
+
 def emit_metric(name: str, value: float) -> None:
     """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
     which the local stack needs: it runs concurrent invocations in one process."""
@@ -98,10 +126,11 @@ def emit_metric(name: str, value: float) -> None:
 @logger.inject_lambda_context(correlation_id_path="plan.request_id")
 @tracer.capture_lambda_handler
 def handler(event: CollectInput, context: LambdaContext) -> Response:
-    plan = event["plan"]
-    response = build_response(plan, event["results"], seconds_since(event["started"]), public_base_url())
+    plan, base_url = event["plan"], public_base_url()
+    response = build_response(plan, event["results"], seconds_since(event["started"]), base_url)
     status = status_of(response)
     write_manifest(plan["request_id"], {**response, "status": status, "request": plan["request"]})
+    record_run(event, response, status, base_url)
     emit_metric("ImagesDelivered", len(response["images"]))
     emit_metric("ImagesFailed", len(response["errors"]))
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})

@@ -14,11 +14,19 @@ from typing import Any, NotRequired, TypedDict, final
 MAX_ERROR_MESSAGE = 500
 
 
+class Caller(TypedDict):
+    """The signed-in user a run is for (Prepare's sources.Caller)."""
+
+    sub: str
+    username: str
+
+
 class Plan(TypedDict):
     """What Collect reads of Prepare's output; the lanes and origin travel along unread."""
 
     request_id: str
     request: dict[str, Any]  # written to the manifest as it is
+    caller: Caller | None  # None: not signed in (no run history)
 
 
 @final

@@ -1,14 +1,18 @@
 """Prepare Lambda: normalize the source, validate with the one schema, plan the lanes and their calls.
 
 Input (from the workflow): ``{"input": <execution input>, "execution_name": <name>}``.
-Output: the plan of :func:`planning.plan` plus ``origin``.
-Fails with ``ValidationError`` (message: the JSON error body naming the field).
+Output: the plan of :func:`planning.plan` plus ``origin`` and ``caller``.
+Fails with ``ValidationError`` (message: the JSON error body naming the field), and with
+``QuotaExceeded`` when a signed-in caller's images would pass the daily quota (message: the JSON
+429 body; the manifest then says ``refused``, so a job's status URL tells why).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
@@ -18,10 +22,12 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import planning
+import quota
 import sources
 from request_validation import SCHEMA, ValidationError, validated_request
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 MAX_PROMPT_FILE_BYTES = 64 * 1024
@@ -37,6 +43,13 @@ class PrepareInput(TypedDict):
 
 class PrepareOutput(planning.Plan):
     origin: str  # "request" | "s3" | "event"
+    caller: sources.Caller | None  # the signed-in user, for Collect's run history
+
+
+@dataclass(frozen=True)
+class Quota:
+    table: str  # the usage table: quota days and run history
+    daily_images: int
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ class Settings:
     endpoints: tuple[planning.Endpoint, ...]
     default_num_images: int  # used when a request names no num_images
     call_limits: planning.CallLimits
+    quota: Quota | None  # None: sign-in is off, no caller is ever signed in
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,6 +77,7 @@ class Settings:
                 max_images=_whole_number("MAX_IMAGES_PER_CALL", low=1),
                 max_pixels=_whole_number("MAX_PIXELS_PER_CALL", low=1),
             ),
+            quota=Quota(os.environ["USAGE_TABLE"], _whole_number("DAILY_IMAGES_PER_USER", low=1)) if os.environ.get("USAGE_TABLE") else None,
         )
 
 
@@ -84,6 +99,11 @@ def get_settings() -> Settings:
 def s3_client() -> S3Client:
     """One client per container, made on first use (after the environment is read)."""
     return boto3.client("s3")
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb")
 
 
 logger = Logger()
@@ -109,6 +129,34 @@ def images_per_call(request: planning.Request, limits: planning.CallLimits) -> i
         raise ValidationError("width", f"{exc}: ask for a smaller image") from None
 
 
+def reserve_images(caller: sources.Caller, request_id: str, request: planning.Request) -> None:
+    """Count the request against the caller's daily quota; when it would pass it, put the refusal
+    on record as the run's manifest (a job's status URL) and raise ``QuotaExceeded``."""
+    settings = get_settings()
+    if settings.quota is None:
+        raise ValueError("a signed-in request arrived but USAGE_TABLE is not set: the stack's sign-in and quota are out of step")
+    try:
+        quota.reserve(dynamodb_client(), settings.quota.table, caller["sub"], request["num_images"], settings.quota.daily_images, datetime.now(UTC))
+    except quota.QuotaExceeded as exc:
+        refused = {**exc.body, "request_id": request_id, "status": "refused", "images": [], "errors": [], "request": request}
+        s3_client().put_object(
+            Bucket=settings.bucket,
+            Key=manifest_key(request_id),
+            Body=json.dumps(refused, ensure_ascii=False).encode(),
+            ContentType="application/json",
+            CacheControl="no-cache",
+        )
+        emit_metric("QuotaRefusals", 1)
+        logger.info("quota exceeded", extra={"reason": exc.body["message"]})
+        raise
+
+
+def manifest_key(request_id: str) -> str:
+    """Where a run's manifest is written (Collect's collect_response.manifest_key, the same layout:
+    tests/unit/test_key_layout.py holds the two together)."""
+    return f"requests/{request_id}.json"
+
+
 def emit_metric(name: str, value: float) -> None:
     """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
     which the local stack needs: it runs concurrent invocations in one process."""
@@ -122,7 +170,7 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     settings = get_settings()
     try:
         source = sources.normalize(event.get("input"), event.get("execution_name"), read_prompt_file)
-        logger.append_keys(request_id=source.request_id, origin=source.origin)
+        logger.append_keys(request_id=source.request_id, origin=source.origin, user=source.caller["sub"] if source.caller else None)
         # The schema guarantees the shape: every field present (defaults filled in) but seed.
         request = cast("planning.Request", validated_request(source.request))
         if "num_images" not in source.request:
@@ -132,10 +180,12 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
         emit_metric("RequestsRejected", 1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
         raise
+    if source.caller is not None:
+        reserve_images(source.caller, source.request_id, request)
     plan = planning.plan(request, source.request_id, settings.endpoints, per_call)
     emit_metric("RequestsPlanned", 1)
     emit_metric("ImagesPlanned", request["num_images"])
     calls = sum(len(lane["calls"]) for lane in plan["lanes"])
     emit_metric("CallsPlanned", calls)
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
-    return {**plan, "origin": source.origin}
+    return {**plan, "origin": source.origin, "caller": source.caller}

@@ -1,7 +1,8 @@
-"""Normalize the three ways a request arrives into (request, request_id, origin).
+"""Normalize the three ways a request arrives into (request, request_id, origin, caller).
 
 - a plain request (API Gateway, the Step Functions console, the CLI): the execution
-  name is the request id;
+  name is the request id; with sign-in on, the API wraps it as ``{"request", "caller"}``
+  (the signed-in user, from the ID token's claims: docs/design.md, "Sign-in and quotas");
 - an S3 "Object Created" EventBridge event for a prompt file under ``prompts/``;
 - a custom EventBridge event (``source: text2image``, ``detail-type: Text2Image Request``).
 
@@ -16,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from request_validation import ValidationError
 
@@ -27,6 +28,14 @@ CUSTOM_DETAIL_TYPE = "Text2Image Request"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # fullmatch: "$" would let a trailing newline through
 
 ReadObject = Callable[[str, str], bytes]
+SIGNED_IN_KEYS = frozenset({"request", "caller"})
+
+
+class Caller(TypedDict):
+    """The signed-in user a request came from (the API's Cognito authorizer checked the token)."""
+
+    sub: str
+    username: str
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,23 @@ class Source:
     request: Any  # not validated yet
     request_id: str
     origin: str  # "request" | "s3" | "event"
+    caller: Caller | None = None  # None: not signed in (sign-in off, the console, events)
 
 
 def normalize(execution_input: Any, execution_name: Any, read_object: ReadObject) -> Source:
     if isinstance(execution_input, dict) and "detail-type" in execution_input and "detail" in execution_input:
         return _from_event(execution_input, read_object)
+    # A request has no field named "request" or "caller" (the schema refuses unknown fields), so
+    # exactly these two keys are the API's wrapping of a signed-in caller's request.
+    if isinstance(execution_input, dict) and set(execution_input) == SIGNED_IN_KEYS:
+        return Source(execution_input["request"], request_id_for(execution_name), "request", caller_of(execution_input["caller"]))
     return Source(execution_input, request_id_for(execution_name), "request")
+
+
+def caller_of(caller: Any) -> Caller:
+    if not (isinstance(caller, dict) and all(isinstance(caller.get(name), str) for name in ("sub", "username")) and caller["sub"]):
+        raise ValidationError("caller", 'must be {"sub": <the user\'s id>, "username": <name>}, as the API\'s authorizer passes it')
+    return {"sub": caller["sub"], "username": caller["username"]}
 
 
 def request_id_for(name: Any) -> str:

@@ -9,13 +9,15 @@ import dataclasses
 import io
 import json
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from boto3.dynamodb.types import TypeDeserializer
 
 import collect
-from collect_response import CallResult, CaughtFailure, CollectInput
+from collect_response import Caller, CallResult, CaughtFailure, CollectInput
 from text2image.local.lambdas import LambdaContext
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
@@ -78,9 +80,58 @@ def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return buffer
 
 
-def run(*lanes: list[Any], request_id: str = "col-1") -> Any:
-    event: CollectInput = {"plan": {"request_id": request_id, "request": REQUEST}, "results": list(lanes), "started": STARTED}
+def run(*lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None) -> Any:
+    event: CollectInput = {"plan": {"request_id": request_id, "request": REQUEST, "caller": caller}, "results": list(lanes), "started": STARTED}
     return collect.handler(event, LambdaContext("collect"))
+
+
+class FakeDynamoDB:
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_item(self, **arguments: Any) -> None:
+        self.puts.append(arguments)
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> FakeDynamoDB:
+    fake = FakeDynamoDB()
+    monkeypatch.setattr(collect, "dynamodb_client", lambda: fake)
+    return fake
+
+
+def test_a_signed_in_run_goes_to_its_users_history_after_the_manifest(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    monkeypatch.setenv("HISTORY_DAYS", "7")
+    collect.get_settings.cache_clear()
+    response = run([ALSO_MADE, MADE], [LOST], caller={"sub": "user-1", "username": "ana"})
+    (put,) = dynamodb.puts
+    assert put["TableName"] == "usage"
+    base = "https://d111.cloudfront.net"
+    assert {name: TypeDeserializer().deserialize(value) for name, value in put["Item"].items()} == {
+        "pk": "USER#user-1",
+        "sk": f"RUN#{STARTED}#col-1",
+        "request_id": "col-1",
+        "request": REQUEST,
+        "status": "partial",
+        "started": STARTED,
+        "seconds": Decimal("2.5"),
+        "images": [image["url"] for image in response["images"]],
+        "errors": 1,
+        "manifest": f"{base}/requests/col-1.json",
+        "expires_at": int(datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp()),  # 7 days after the start
+    }
+
+
+def test_a_run_without_a_signed_in_caller_has_no_history(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    collect.get_settings.cache_clear()
+    run([MADE])
+    assert dynamodb.puts == [] and len(s3.puts) == 1
 
 
 def metrics(stdout: str) -> dict[str, list[float]]:

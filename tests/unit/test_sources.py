@@ -129,3 +129,26 @@ def test_a_source_cannot_change_once_normalized() -> None:
     source = normalize({"text": "a"}, "exec-1", never_read)
     with pytest.raises(dataclasses.FrozenInstanceError):
         source.request_id = "other"  # type: ignore[misc]
+
+
+def test_a_signed_in_callers_request_is_unwrapped_with_the_caller() -> None:
+    request = {"text": "mine", "num_images": 2}
+    source = normalize({"request": request, "caller": {"sub": "u-1", "username": "ana"}}, "exec-9", never_read)
+    assert source == Source(request, "exec-9", "request", {"sub": "u-1", "username": "ana"})
+
+
+def test_a_plain_request_has_no_caller() -> None:
+    assert normalize({"text": "open"}, "exec-8", never_read).caller is None
+
+
+@pytest.mark.parametrize("caller", [None, "u-1", {"sub": "", "username": "ana"}, {"sub": "u-1"}, {"sub": 7, "username": "ana"}])
+def test_a_malformed_caller_is_refused_by_name(caller: Any) -> None:
+    with pytest.raises(ValidationError) as raised:
+        normalize({"request": {"text": "x"}, "caller": caller}, "exec-7", never_read)
+    assert raised.value.field == "caller"
+
+
+def test_a_request_with_more_than_the_two_keys_is_not_taken_for_a_signed_in_one() -> None:
+    """{"request", "caller", "text"} is a plain request (with two unknown fields the schema refuses)."""
+    odd = {"request": {"text": "x"}, "caller": {"sub": "u", "username": "n"}, "text": "y"}
+    assert normalize(odd, "exec-6", never_read) == Source(odd, "exec-6", "request")
