@@ -47,7 +47,9 @@ INVOKE_ENDPOINT = LambdaFunction(
 COLLECT = LambdaFunction("text2image-collect", "collect", "collect.handler", "CollectFunctionArn", memory_mb=256, timeout_seconds=30)
 # The user pool's pre sign-up trigger (infra/auth.py), deployed only with text2image:signUpDomains.
 PRE_SIGN_UP = LambdaFunction("text2image-pre-sign-up", "pre_sign_up", "pre_sign_up.handler", None, memory_mb=128, timeout_seconds=5)
-LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT, PRE_SIGN_UP)
+# GET /text2image/history ("My runs"), deployed with sign-in (infra/functions.py).
+HISTORY = LambdaFunction("text2image-history", "history", "history.handler", None, memory_mb=256, timeout_seconds=10)
+LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT, PRE_SIGN_UP, HISTORY)
 # The workflow's tasks: the functions infra/functions.py deploys and the state machine invokes.
 WORKFLOW_LAMBDAS = tuple(function for function in LAMBDAS if function.arn_placeholder is not None)
 
