@@ -1,5 +1,6 @@
 """REST API: POST /text2image -> StartSyncExecution and POST /text2image/jobs -> StartExecution
-on the Express workflow, guarded by the one JSON Schema, answering with the status mapping of
+on the Express workflow, guarded by the one JSON Schema and, with sign-in, by API Gateway's
+Cognito authorizer on the routes of ``SIGNED_IN_ROUTES``, answering with the status mapping of
 docs/design.md ("Errors", "The edge"); API Gateway's own errors in the same {"error", "message"} shape."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -21,9 +23,17 @@ from infra.nag import acknowledge
 from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
     API_GATEWAY_TIMEOUT_SECONDS,
+    API_ROUTES,
+    JOBS_ROUTE,
+    PREFLIGHT_STATUS,
+    SIGNED_IN_ROUTES,
+    SYNC_ROUTE,
     SYNC_TIMEOUT_ERROR,
     SYNC_TIMEOUT_MESSAGE,
     SYNC_TIMEOUT_STATUS,
+    UNAUTHORIZED_ERROR,
+    UNAUTHORIZED_MESSAGE,
+    UNAUTHORIZED_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
@@ -45,19 +55,29 @@ SYNC_EXECUTION_NAME = REQUEST_ID_VARIABLE
 JOB_EXECUTION_NAME = "${context.requestId}-n$numImages"
 # What a response template sets as the HTTP status: each needs a method response.
 _STATUS_OVERRIDE = re.compile(r"#set\(\s*\$context\.responseOverride\.status\s*=\s*(\d{3})\s*\)")
+# What a response template sets as a header (``Retry-After`` of a refused quota): each is declared
+# on the method responses it can go out with.
+_HEADER_OVERRIDE = re.compile(r"#set\(\s*\$context\.responseOverride\.header\.([A-Za-z0-9-]+)\s*=")
 
 
-def request_template(state_machine_arn: str, execution_name: str, default_num_images: int) -> str:
+def request_template(state_machine_arn: str, execution_name: str, default_num_images: int, signed_in: bool) -> str:
+    """``signed_in``: the route is behind the Cognito authorizer, and the execution input names
+    the caller beside the body (docs/design.md, "Execution input")."""
     return (
         REQUEST_TEMPLATE.read_text(encoding="utf-8")
         .replace("@@STATE_MACHINE_ARN@@", state_machine_arn)
         .replace("@@EXECUTION_NAME@@", execution_name)
         .replace("@@DEFAULT_NUM_IMAGES@@", str(default_num_images))
+        .replace("@@SIGNED_IN@@", "true" if signed_in else "false")
     )
 
 
 def override_statuses(template: str) -> list[str]:
     return _STATUS_OVERRIDE.findall(template)
+
+
+def override_headers(template: str) -> list[str]:
+    return _HEADER_OVERRIDE.findall(template)
 
 
 JSON = "application/json"
@@ -117,6 +137,12 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
 }
 
 
+# A signed-in route called without a valid ID token (none, malformed, expired, badly signed, an
+# access token, another pool's): the Cognito authorizer's UNAUTHORIZED, a 401 as the local
+# gateway answers it. Only on a stack with sign-in, where it can happen.
+UNAUTHORIZED = (apigw.ResponseType.UNAUTHORIZED, str(UNAUTHORIZED_STATUS), UNAUTHORIZED_ERROR, UNAUTHORIZED_MESSAGE)
+
+
 @dataclass(frozen=True)
 class _RouteParts:
     """What both POST routes share: one role, one request model and validator, one request template's values."""
@@ -128,6 +154,7 @@ class _RouteParts:
     default_num_images: int
     max_num_images: int
     api_key_required: bool
+    authorizer: apigw.IAuthorizer | None  # the Cognito authorizer of a stack with sign-in
 
 
 class Api(Construct):
@@ -142,19 +169,25 @@ class Api(Construct):
         api_key: bool,
         default_num_images: int,
         logging: bool,
+        user_pool: cognito.IUserPool | None,
+        preflight: bool,
     ) -> None:
         """``logging``: execution logs (errors) and access logs, which need the account's API
         Gateway CloudWatch role; without it a deploy fails ("CloudWatch Logs role ARN must be
-        set in account settings to enable logging")."""
+        set in account settings to enable logging"). ``user_pool``: sign-in (None: an open API).
+        ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
+        the CORS headers, infra/cdn.py)."""
         super().__init__(scope, construct_id)
         self.api = self._build_rest_api(throttle_rate, throttle_burst, logging)
-        parts = self._build_route_parts(state_machine, default_num_images, api_key)
-        sync = self.api.root.add_resource("text2image")
-        self._build_route(parts, sync, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
-        self._build_route(parts, sync.add_resource("jobs"), "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
-        self._build_gateway_responses()
+        authorizer = self._build_authorizer(user_pool) if user_pool is not None else None
+        parts = self._build_route_parts(state_machine, default_num_images, api_key, authorizer)
+        self._build_route(parts, SYNC_ROUTE, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
+        self._build_route(parts, JOBS_ROUTE, "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
+        if preflight:
+            self._build_preflights()
+        self._build_gateway_responses(signed_in=authorizer is not None)
         self.api_key_id = self._build_api_key(throttle_rate, throttle_burst) if api_key else None
-        self._acknowledge_findings(logging)
+        self._acknowledge_findings(logging, signed_in=authorizer is not None)
 
     def _build_rest_api(self, throttle_rate: float, throttle_burst: int, logging: bool) -> apigw.RestApi:
         return apigw.RestApi(
@@ -177,7 +210,13 @@ class Api(Construct):
             ),
         )
 
-    def _build_route_parts(self, state_machine: sfn.IStateMachine, default_num_images: int, api_key: bool) -> _RouteParts:
+    def _build_authorizer(self, user_pool: cognito.IUserPool) -> apigw.CognitoUserPoolsAuthorizer:
+        """Cognito's ID tokens in the Authorization header (no OAuth scopes on the methods: API
+        Gateway then takes an ID token, not an access token). No result cache: the check is
+        API Gateway's own (no Lambda to spare), and a cached answer would outlive a token's expiry."""
+        return apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.seconds(0))
+
+    def _build_route_parts(self, state_machine: sfn.IStateMachine, default_num_images: int, api_key: bool, authorizer: apigw.IAuthorizer | None) -> _RouteParts:
         role = self._build_start_execution_role(state_machine)
         schema = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
         model = apigw.CfnModel(self, "RequestModel", rest_api_id=self.api.rest_api_id, content_type=JSON, name="Text2ImageRequest", schema=schema)
@@ -190,6 +229,7 @@ class Api(Construct):
             # The jobs answer lists one URL per planned image, up to the schema's limit.
             max_num_images=int(schema["properties"]["num_images"]["maximum"]),
             api_key_required=api_key,
+            authorizer=authorizer,
         )
 
     def _build_start_execution_role(self, state_machine: sfn.IStateMachine) -> iam.Role:
@@ -197,11 +237,14 @@ class Api(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
         return role
 
-    def _build_route(self, parts: _RouteParts, resource: apigw.IResource, action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
-        """One POST route: the same model, validator, request template and role for both.
-        ``success`` is the status of a started call (the default integration response).
-        Every status an integration response or the answer template can give has its method
-        response: API Gateway answers 500 for an integration response without one."""
+    def _build_route(self, parts: _RouteParts, route: tuple[str, str], action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
+        """One POST route: the same model, validator, request template and role for both, and
+        the authorizer where the route is a signed-in one. ``success`` is the status of a
+        started call (the default integration response). Every status an integration response
+        or the answer template can give has its method response, with the headers the template
+        may set: API Gateway answers 500 for an integration response without one."""
+        method, path = route
+        signed_in = parts.authorizer is not None and route in SIGNED_IN_ROUTES
         answer_template = answer.read_text(encoding="utf-8").replace("@@MAX_IMAGE_INDEX@@", str(parts.max_num_images - 1))
         integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), _START_REFUSED]
         integration = apigw.AwsIntegration(
@@ -211,22 +254,42 @@ class Api(Construct):
             options=apigw.IntegrationOptions(
                 credentials_role=parts.role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images)},
+                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, signed_in)},
                 integration_responses=integration_responses,
             ),
         )
         statuses = {response.status_code for response in integration_responses} | set(override_statuses(answer_template))
-        return resource.add_method(
-            "POST",
+        headers = {f"method.response.header.{name}": False for name in override_headers(answer_template)} or None
+        return self.api.root.resource_for_path(path).add_method(
+            method,
             integration,
             request_validator=parts.validator,
             request_models={JSON: parts.model},
-            method_responses=[apigw.MethodResponse(status_code=code) for code in sorted(statuses)],
+            method_responses=[apigw.MethodResponse(status_code=code, response_parameters=headers) for code in sorted(statuses)],
             api_key_required=parts.api_key_required,
+            authorization_type=apigw.AuthorizationType.COGNITO if signed_in else None,
+            authorizer=parts.authorizer if signed_in else None,
         )
 
-    def _build_gateway_responses(self) -> None:
-        for name, (response_type, status, error, message) in GATEWAY_ERRORS.items():
+    def _build_preflights(self) -> None:
+        """OPTIONS on every path of the API, answered by API Gateway itself (a mock integration):
+        204, no body. The CORS headers are CloudFront's to add, for the listed origins only
+        (infra/cdn.py). No authorizer and no API key: a browser's preflight carries neither."""
+        preflight = apigw.MockIntegration(
+            request_templates={JSON: json.dumps({"statusCode": PREFLIGHT_STATUS})},
+            integration_responses=[apigw.IntegrationResponse(status_code=str(PREFLIGHT_STATUS))],
+        )
+        answered = [apigw.MethodResponse(status_code=str(PREFLIGHT_STATUS))]
+        for path in sorted({path for _, path in API_ROUTES}):
+            resource = self.api.root.resource_for_path(path)
+            method = resource.add_method("OPTIONS", preflight, method_responses=answered, authorization_type=apigw.AuthorizationType.NONE)
+            reason = "A CORS preflight (OPTIONS) carries no credentials by the CORS protocol; it is answered by a mock integration and starts nothing."
+            acknowledge(method, "AwsSolutions-APIG4", reason)
+            acknowledge(method, "AwsSolutions-COG4", reason)
+
+    def _build_gateway_responses(self, *, signed_in: bool) -> None:
+        errors = GATEWAY_ERRORS | ({"Unauthorized": UNAUTHORIZED} if signed_in else {})
+        for name, (response_type, status, error, message) in errors.items():
             headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
             extra = {"request_id": REQUEST_ID_VARIABLE} if name == "IntegrationTimeout" else {}
             templates = error_template(error, message, **extra)
@@ -240,7 +303,7 @@ class Api(Construct):
         plan.add_api_stage(stage=self.api.deployment_stage)
         return key.key_id
 
-    def _acknowledge_findings(self, logging: bool) -> None:
+    def _acknowledge_findings(self, logging: bool, *, signed_in: bool) -> None:
         if not logging:
             reason = (
                 "API Gateway logging is off by choice (text2image:apiLogging=false): the account has no API Gateway CloudWatch role, "
@@ -253,12 +316,13 @@ class Api(Construct):
             "AwsSolutions-APIG3",
             "No WAF: reached through CloudFront, with stage throttling and strict schema validation; add a web ACL if abuse appears.",
         )
-        acknowledge(
-            self.api,
-            "AwsSolutions-APIG4",
-            "A public image generator like the original demo; an API key + usage plan is one context flag away (text2image:apiKey).",
-        )
-        acknowledge(self.api, "AwsSolutions-COG4", "No user pool: see APIG4; callers are anonymous web clients.")
+        if not signed_in:
+            reason = (
+                "Sign-in is off by explicit choice (text2image:auth=none): an open image generator like the original demo, "
+                "where anyone with the URL makes the GPUs work; the default (cognito) puts the Cognito authorizer on every route."
+            )
+            acknowledge(self.api, "AwsSolutions-APIG4", reason)
+            acknowledge(self.api, "AwsSolutions-COG4", reason)
 
     def _logging_options(self) -> dict[str, Any]:
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY)

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import STAGE, Api
+from infra.auth import Auth
 from infra.cdn import Cdn
 from infra.config import StackConfig
 from infra.endpoints import Endpoints
@@ -17,6 +18,7 @@ from infra.nag import acknowledge, as_nag_prints
 from infra.regions import check_region
 from infra.storage import Storage
 from infra.workflow import Workflow
+from text2image.discovery import config_document
 
 
 class Text2ImageStack(Stack):
@@ -37,6 +39,17 @@ class Text2ImageStack(Stack):
             collect=functions.collect,
             log_level=config.workflow_log_level,
         )
+        auth = (
+            Auth(
+                self,
+                "Auth",
+                sign_up_domains=config.sign_up_domains,
+                powertools_layer_version=config.powertools_layer_version,
+                powertools_layer_arn=config.powertools_layer_arn,
+            )
+            if config.signed_in
+            else None
+        )
         api = Api(
             self,
             "Api",
@@ -46,6 +59,8 @@ class Text2ImageStack(Stack):
             api_key=config.api_key,
             default_num_images=config.default_num_images,
             logging=config.api_logging,
+            user_pool=auth.user_pool if auth is not None else None,
+            preflight=bool(config.cors_origins),
         )
         cdn = Cdn(
             self,
@@ -55,6 +70,8 @@ class Text2ImageStack(Stack):
             api=api.api,
             api_stage=STAGE,
             public_base_url_parameter=public_base_url_parameter,
+            discovery=config_document(auth.discovery if auth is not None else None, config.daily_images_per_user),
+            cors_origins=config.cors_origins,
         )
         # The jobs route's answer lists absolute image URLs: the stage learns the distribution's
         # URL through a stage variable (the stage depends on the distribution, which depends on
@@ -62,9 +79,9 @@ class Text2ImageStack(Stack):
         api.set_public_base_url(cdn.url)
         Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
         acknowledge_cdk_helpers(self)
-        self._build_outputs(cdn, api, workflow, storage)
+        self._build_outputs(cdn, api, workflow, storage, auth)
 
-    def _build_outputs(self, cdn: Cdn, api: Api, workflow: Workflow, storage: Storage) -> None:
+    def _build_outputs(self, cdn: Cdn, api: Api, workflow: Workflow, storage: Storage, auth: Auth | None) -> None:
         CfnOutput(self, "WebUrl", value=f"{cdn.url}/", description="the page")
         CfnOutput(self, "ApiUrl", value=f"{cdn.url}/text2image", description="POST requests here (through CloudFront)")
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
@@ -74,6 +91,17 @@ class Text2ImageStack(Stack):
             "CurlExample",
             value=f"curl -s -X POST {cdn.url}/text2image -H 'Content-Type: application/json' -d '{{\"text\":\"A flower, fantasy, happy\"}}'",
         )
+        if auth is not None:
+            pool = auth.user_pool.user_pool_id
+            CfnOutput(self, "UserPoolId", value=pool, description="the users who may sign in (README, Sign-in)")
+            CfnOutput(self, "UserPoolClientId", value=auth.client.user_pool_client_id, description="the page's and the CLI's app client")
+            CfnOutput(
+                self,
+                "CreateUserExample",
+                value=f"aws cognito-idp admin-create-user --region {self.region} --user-pool-id {pool} --username alice "
+                "--user-attributes Name=email,Value=alice@example.org Name=email_verified,Value=true",
+                description="the first user: Cognito mails a temporary password, changed at the first sign-in",
+            )
         if api.api_key_id is not None:
             CfnOutput(self, "ApiKeyId", value=api.api_key_id, description="aws apigateway get-api-key --include-value --api-key <id>")
 

@@ -96,14 +96,18 @@ CREATED_ENDPOINTS = {
     "text2image:endpointInstanceCount": "2",
     "text2image:endpointMaxInstances": 3,
     "text2image:apiKey": "true",
+    # Sign-in's options too: self sign-up for a domain (the pre sign-up trigger), pages on other origins.
+    "text2image:signUpDomains": "example.org",
+    "text2image:corsOrigins": "https://pages.example.org,http://localhost:5173",
 }
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    """The default stack, and one that creates its endpoints and an API key (its own app:
-    context is per app), each synthesized once, with cdk-nag registered: synth raises on any
-    finding that is not acknowledged. Imported here, not at the top, so tests that need no
+    """The default stack, and one that creates its endpoints and an API key, lets a domain sign
+    up and pages on other origins call the API (its own app: context is per app), each
+    synthesized once, with cdk-nag registered: synth raises on any finding that is not
+    acknowledged. Imported here, not at the top, so tests that need no
     synth do not pay for aws_cdk."""
     from aws_cdk import App, Environment, Validations
     from cdk_nag import AwsSolutionsChecks

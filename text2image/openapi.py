@@ -16,7 +16,7 @@ from importlib.metadata import version
 from typing import Any
 
 from text2image.paths import REQUEST_SCHEMA
-from text2image.routes import JOBS_ROUTE, SYNC_ROUTE
+from text2image.routes import JOBS_ROUTE, SIGNED_IN_ROUTES, SYNC_ROUTE, UNAUTHORIZED_ERROR, UNAUTHORIZED_STATUS
 
 OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
@@ -130,6 +130,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"field": FIELD},
     ),
     "TooManyRequests": _error("TooManyRequests", "Over the stage's throttling rate or burst. Nothing was started."),
+    "QuotaExceeded": _error(
+        "QuotaExceeded",
+        "The signed-in caller's images of the day (UTC) plus this request's would pass their daily quota. Nothing was generated.",
+        {
+            "resets_at": {"type": "string", "format": "date-time", "description": "When the quota starts afresh (the next UTC midnight)."},
+            "retry_after": {"type": "integer", "minimum": 1, "description": "Seconds until then, as in the Retry-After header."},
+        },
+        required=("resets_at", "retry_after"),
+    ),
+    UNAUTHORIZED_ERROR: _error(
+        UNAUTHORIZED_ERROR,
+        "No valid ID token in Authorization: none, malformed, expired, signed by another pool or for another client, or an access token. Nothing was started.",
+    ),
     "GenerationFailed": _error(
         "GenerationFailed",
         "No image could be made; `errors` lists every image and why. The manifest is written.",
@@ -145,8 +158,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def _answer(description: str, schema: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+def _answer(description: str, schema: str | list[str], headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An answer whose body is the schema named ``schema``, or one of those listed."""
+    body = _ref(schema) if isinstance(schema, str) else {"oneOf": [_ref(name) for name in schema]}
+    answer: dict[str, Any] = {"description": description, "content": {JSON: {"schema": body}}}
     return {**answer, "headers": headers} if headers else answer
 
 
@@ -156,17 +171,33 @@ RETRY_AFTER = {"Retry-After": {"description": "Whole seconds to wait before tryi
 EDGE_ANSWERS: dict[str, dict[str, Any]] = {
     "400": _answer("The request breaks the contract, or its body is not JSON or is over 64 KB.", "ValidationError"),
     "415": _answer("A Content-Type other than application/json (API Gateway refuses it before the workflow).", "ValidationError"),
+    str(UNAUTHORIZED_STATUS): _answer("Only where the stack has sign-in (`/config.json` says): no valid ID token.", UNAUTHORIZED_ERROR),
     "429": _answer("Throttled.", "TooManyRequests", RETRY_AFTER),
     "500": _answer("The workflow could not be started, or failed for a reason of its own.", "InternalError"),
     "504": _answer("No answer in time.", "Timeout"),
 }
 
 
-def _operation(operation_id: str, summary: str, description: str, answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+# The Cognito ID token as API Gateway's Cognito authorizer takes it: the raw JWT in Authorization.
+SECURITY_SCHEMES = {
+    "idToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "The ID token of a user signed in to the stack's Cognito user pool, as is (no `Bearer `). "
+        "Needed only where the stack has sign-in: `/config.json` says whether, and where to sign in.",
+    }
+}
+
+
+def _operation(operation_id: str, route: tuple[str, str], summary: str, description: str, answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # The token, or nothing on a stack without sign-in (an empty requirement: anonymous).
+    security: dict[str, list[dict[str, list[str]]]] = {"security": [{"idToken": []}, {}]} if route in SIGNED_IN_ROUTES else {}
     return {
         "operationId": operation_id,
         "summary": summary,
         "description": description,
+        **security,
         "requestBody": {
             "required": True,
             "content": {JSON: {"schema": _ref(REQUEST_NAME), "example": {"text": "A flower, fantasy, happy", "num_images": 2}}},
@@ -194,10 +225,16 @@ def document() -> dict[str, Any]:
             sync_path: {
                 sync_method.lower(): _operation(
                     "generate",
+                    SYNC_ROUTE,
                     "Make the images and wait for them",
                     "Answers when the run ends, within API Gateway's 29 s; for longer runs use the jobs route.",
                     {
                         "200": _answer("All or some images were made; `errors` lists the others.", "Result"),
+                        "429": _answer(
+                            "Throttled, or (a signed-in caller) over the daily quota: a job over quota answers 202 and its manifest says so.",
+                            ["TooManyRequests", "QuotaExceeded"],
+                            RETRY_AFTER,
+                        ),
                         "502": _answer("No image could be made.", "GenerationFailed"),
                     },
                 )
@@ -205,13 +242,14 @@ def document() -> dict[str, Any]:
             jobs_path: {
                 jobs_method.lower(): _operation(
                     "start_job",
+                    JOBS_ROUTE,
                     "Start the images, answer at once with where they will be",
                     "Poll the image URLs (each answers once written) and `status_url` (the manifest, once the run ends).",
                     {"202": _answer("The run started.", "Job")},
                 )
             },
         },
-        "components": {"schemas": {REQUEST_NAME: openapi_schema(_REQUEST), **SCHEMAS}},
+        "components": {"schemas": {REQUEST_NAME: openapi_schema(_REQUEST), **SCHEMAS}, "securitySchemes": SECURITY_SCHEMES},
     }
 
 

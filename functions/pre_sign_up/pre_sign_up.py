@@ -41,6 +41,7 @@ def email_domain(email: str) -> str | None:
     return domain.lower() if at and local and domain else None
 
 
+@logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event["triggerSource"] == ADMIN_CREATE_USER:
         return event

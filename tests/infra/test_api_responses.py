@@ -15,6 +15,9 @@ from text2image.routes import (
     SYNC_TIMEOUT_ERROR,
     SYNC_TIMEOUT_MESSAGE,
     SYNC_TIMEOUT_STATUS,
+    UNAUTHORIZED_ERROR,
+    UNAUTHORIZED_MESSAGE,
+    UNAUTHORIZED_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_MESSAGE,
     UNDECLARED_ROUTE_STATUS,
@@ -46,6 +49,8 @@ def test_a_started_job_is_202_and_a_refused_start_500(stack_methods: dict[str, d
 # and line breaks (INVALID_SIGNATURE's quotes the canonical request over several lines).
 ERROR_MESSAGES = [
     "Invalid request body",
+    "Unauthorized",
+    "The incoming token has expired",
     "Missing Authentication Token",
     "Invalid key=value pair (missing equal-sign) in Authorization header: 'Bearer \"x\"'.",
     "The request signature we calculated does not match.\n\nThe Canonical String for this request should have been\n'POST\n/prod/text2image\n'",
@@ -57,7 +62,16 @@ VALIDATION_ERRORS = [
     '[instance value ("x\\"y") not found in enum (possible values: ["a","b"])]',
     '[ECMA 262 regex "^[a-z]+$" does not match input string "it\'s \\\\ \\"quoted\\""]',
 ]
-RESPONSE_TYPES = ["ACCESS_DENIED", "BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE"]
+RESPONSE_TYPES = [
+    "ACCESS_DENIED",
+    "BAD_REQUEST_BODY",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "INVALID_API_KEY",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "REQUEST_TOO_LARGE",
+    "UNAUTHORIZED",
+]
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 _VARIABLE = re.compile(r"\$context\.[A-Za-z.]+[A-Za-z]|\$stageVariables\.[A-Za-z0-9_]+")
 
@@ -110,9 +124,22 @@ def test_the_statuses_api_gateway_answers_itself(stack_resources: dict[str, Any]
         "QUOTA_EXCEEDED": "429",
         "INTEGRATION_TIMEOUT": "504",
         "MISSING_AUTHENTICATION_TOKEN": str(UNDECLARED_ROUTE_STATUS),
+        "UNAUTHORIZED": str(UNAUTHORIZED_STATUS),  # both stacks have sign-in
         "DEFAULT_4XX": None,  # each type's own status
         "DEFAULT_5XX": None,
     }
+
+
+def test_a_caller_without_a_valid_id_token_is_told_to_sign_in_as_locally(stack_resources: dict[str, Any]) -> None:
+    """The Cognito authorizer refuses a missing, malformed, expired or foreign token (and an
+    access token) with UNAUTHORIZED: 401 in the API's shape, the local gateway's answer (routes.py)."""
+    response = gateway_responses(stack_resources)["UNAUTHORIZED"]
+    body = substitute(response["ResponseTemplates"][JSON], error_values("Unauthorized", "", "UNAUTHORIZED"))
+    assert (response["StatusCode"], json.loads(body)) == (str(UNAUTHORIZED_STATUS), {"error": UNAUTHORIZED_ERROR, "message": UNAUTHORIZED_MESSAGE})
+
+
+def test_an_open_stack_has_no_sign_in_answer(open_resources: dict[str, Any]) -> None:
+    assert "UNAUTHORIZED" not in gateway_responses(open_resources)
 
 
 def test_an_undeclared_method_or_path_answers_as_the_local_gateway(stack_resources: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from text2image.discovery import CONFIG_FILE
 from text2image.paths import WEB
 from text2image.routes import API_ROUTES, BEHAVIORS, DEFAULT_BEHAVIOR, Origin, select
 from text2image.site import GENERATED
@@ -45,7 +46,7 @@ def reached(config: dict[str, Any], path: str) -> Origin:
 @pytest.mark.parametrize(
     ("path", "origin"),
     [
-        *((f"/{name}", Origin.SITE) for name in [*WEB_FILES, *GENERATED]),
+        *((f"/{name}", Origin.SITE) for name in [*WEB_FILES, *GENERATED, CONFIG_FILE]),
         ("/", Origin.SITE),
         (f"/images/{REQUEST_ID}/0.jpeg", Origin.OBJECTS),
         (f"/images/{REQUEST_ID}/11.jpeg", Origin.OBJECTS),
@@ -94,5 +95,5 @@ def test_a_redeploy_invalidates_every_site_file_and_no_image(resources: dict[str
     (deployment,) = [r["Properties"] for r in resources.values() if r["Type"] == "Custom::CDKBucketDeployment"]
     paths = deployment["DistributionPaths"]
     assert len(paths) == len(set(paths))
-    assert set(paths) == {"/", *(f"/{name}" for name in [*WEB_FILES, *GENERATED])}
+    assert set(paths) == {"/", *(f"/{name}" for name in [*WEB_FILES, *GENERATED, CONFIG_FILE])}
     assert not any("*" in path for path in paths)

@@ -42,7 +42,9 @@ def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
 
 
 def deployed_methods(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    methods = of_type(resources, "AWS::ApiGateway::Method").values()
+    """The API's methods but CORS preflights (OPTIONS, with text2image:corsOrigins: a browser's
+    business, not the API's, tests/infra/test_cors.py)."""
+    methods = [m for m in of_type(resources, "AWS::ApiGateway::Method").values() if m["HttpMethod"] != "OPTIONS"]
     return {(m["HttpMethod"], resource_path(resources, m["ResourceId"])): m for m in methods}
 
 

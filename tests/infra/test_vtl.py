@@ -64,15 +64,60 @@ def standard_arn(name: str) -> str:
 
 @pytest.mark.parametrize("action", ["StartSyncExecution", "StartExecution"])
 @pytest.mark.parametrize("text", TRICKY + [case["request"]["text"] for case in CORPUS["valid"]])
-def test_the_request_template_passes_the_body_through_exactly(
-    velocity: Velocity, request_templates: dict[str, str], state_machine_arn: str, action: str, text: str
+def test_the_open_stacks_request_template_passes_the_body_through_exactly(
+    velocity: Velocity, open_request_templates: dict[str, str], state_machine_arn: str, action: str, text: str
 ) -> None:
+    """text2image:auth=none: the input is the body itself (the original snippet, the console)."""
     body = {"text": text, "width": 512, "seed": 7, "negative_prompt": text}
-    rendered = velocity.render(request_templates[action], json.dumps(body))
+    rendered = velocity.render(open_request_templates[action], json.dumps(body))
     start = json.loads(rendered.output)  # the StartSyncExecution / StartExecution request is JSON
     assert start["stateMachineArn"] == state_machine_arn
     assert json.loads(start["input"]) == body
     assert EXECUTION_NAME.match(start["name"]), start["name"]
+
+
+def claims(sub: str, username: str) -> dict[str, Any]:
+    """``$context.authorizer`` after API Gateway's Cognito authorizer accepted an ID token: its
+    claims as API Gateway hands them to a template, every value a string (dates spelled out)."""
+    return {
+        "authorizer": {
+            "claims": {
+                "sub": sub,
+                "email_verified": "true",
+                "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
+                "cognito:username": username,
+                "origin_jti": "3f1c7a52-5f0e-4c4e-9c55-2f8f1a3c9d10",
+                "aud": "3n4b5urk1ft4fl3mg5e0dn8dp",
+                "event_id": "7d8c2b1e-4a3f-4f5e-8d9c-0b1a2c3d4e5f",
+                "token_use": "id",
+                "auth_time": "1795000000",
+                "exp": "Thu Nov 26 20:13:20 UTC 2026",
+                "iat": "Thu Nov 26 19:13:20 UTC 2026",
+                "jti": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+                "email": "alice@example.org",
+            }
+        }
+    }
+
+
+SUB = "a1b2c3d4-5e6f-4a8b-9c0d-e1f2a3b4c5d6"
+# Cognito user names: any letters, marks, symbols, numbers and punctuation (no spaces).
+USERNAMES = ["alice", "o'brien", 'say"hi"', "back\\slash", "zoë🌸", "ゆき", "a/b<c>&d", "$context.requestId", "#set($x=1)"]
+
+
+@pytest.mark.parametrize("action", ["StartSyncExecution", "StartExecution"])
+@pytest.mark.parametrize("username", USERNAMES)
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_signed_in_callers_run_gets_the_body_and_who_sent_it(
+    velocity: Velocity, request_templates: dict[str, str], state_machine_arn: str, action: str, username: str, text: str
+) -> None:
+    """The default stack (sign-in): {"request": <the body, unchanged>, "caller": {"sub", "username"}}
+    from the token's claims, whatever quotes, backslashes or characters either holds."""
+    body = {"text": text, "num_images": 2, "negative_prompt": text}
+    rendered = velocity.render(request_templates[action], json.dumps(body), context=claims(SUB, username))
+    start = json.loads(rendered.output)
+    assert start["stateMachineArn"] == state_machine_arn and EXECUTION_NAME.match(start["name"]), start["name"]
+    assert json.loads(start["input"]) == {"request": body, "caller": {"sub": SUB, "username": username}}
 
 
 @pytest.mark.parametrize(
@@ -82,9 +127,9 @@ def test_the_request_template_passes_the_body_through_exactly(
 def test_executions_are_named_with_the_request_id_and_jobs_with_their_image_count(
     velocity: Velocity, request_templates: dict[str, str], body: dict[str, Any], count: int
 ) -> None:
-    sync = json.loads(velocity.render(request_templates["StartSyncExecution"], json.dumps(body)).output)
+    sync = json.loads(velocity.render(request_templates["StartSyncExecution"], json.dumps(body), context=claims(SUB, "alice")).output)
     assert sync["name"] == REQUEST_ID
-    job = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body)).output)
+    job = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body), context=claims(SUB, "alice")).output)
     assert job["name"] == f"{REQUEST_ID}-n{count}"  # a request without num_images plans Prepare's default
 
 
@@ -97,7 +142,7 @@ def test_a_started_job_answers_202_with_the_local_gateways_answer(
     velocity: Velocity, request_templates: dict[str, str], methods: dict[str, dict[str, Any]], arn: Any, count: int
 ) -> None:
     body = {"text": "a cat", "num_images": count}
-    name = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body)).output)["name"]
+    name = json.loads(velocity.render(request_templates["StartExecution"], json.dumps(body), context=claims(SUB, "alice")).output)["name"]
     response = started(methods, "StartExecution")
     execution = {"executionArn": arn(name), "startDate": 1.7e9}
     rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution), stage_variables={"publicBaseUrl": BASE})
@@ -141,6 +186,26 @@ def test_named_errors_answer_their_status_with_the_body_they_carry(
     body = {"error": error, "message": f"text: {text}", "field": "text", "errors": [{"index": 0, "message": text}]}
     execution = {"status": "FAILED", "error": error, "cause": lambda_cause(body, error)}
     assert sync_answer(velocity, methods, execution) == (status, body) == execution_error_answer(execution)
+
+
+def test_a_refused_quota_answers_429_with_its_body_and_when_to_retry(velocity: Velocity, methods: dict[str, dict[str, Any]]) -> None:
+    """Prepare's QuotaExceeded (docs/design.md, "Quota"): 429, the body it carries, and Retry-After
+    from its retry_after, as the local gateway answers it. The header is set by the template
+    ($context.responseOverride.header.Retry-After, one name in Velocity 1.7) and declared on the
+    route's 429 method response."""
+    body = {
+        "error": "QuotaExceeded",
+        "message": "daily quota of 200 images: 196 used, 8 asked; resets at 2026-11-27T00:00:00Z",
+        "resets_at": "2026-11-27T00:00:00Z",
+        "retry_after": 3600,
+    }
+    execution = {"status": "FAILED", "error": "QuotaExceeded", "cause": lambda_cause(body, "QuotaExceeded")}
+    response = started(methods, "StartSyncExecution")
+    rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution))
+    assert (answered_status(methods["StartSyncExecution"], response, rendered), json.loads(rendered.output)) == (429, body)
+    assert rendered.headers == {"Retry-After": "3600"}
+    (declared,) = [r for r in methods["StartSyncExecution"]["MethodResponses"] if r["StatusCode"] == "429"]
+    assert declared["ResponseParameters"] == {"method.response.header.Retry-After": False}
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import pre_sign_up
 from text2image.local.lambdas import LambdaContext
 
-CONTEXT = LambdaContext("text2image-pre-sign-up")
+CONTEXT: Any = LambdaContext("text2image-pre-sign-up")  # the attributes of the runtime's context that Powertools reads
 
 
 @pytest.fixture(autouse=True)
