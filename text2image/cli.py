@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, start_job, text2image
+from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, history, start_job, text2image
+from text2image.cognito_client import SignInFailed
+from text2image.login import NotSignedIn, OpenApi, id_token, login, logout
 from text2image.stop_signals import StopSignals
+from text2image.token_store import TokenStore
 
 if TYPE_CHECKING:
     from text2image.local.stack import LocalStack
@@ -85,6 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", type=Path, default=Path("text2image-output"), help="folder for the JPEGs")
     gen.add_argument("--sync", action="store_true", help="use POST /text2image (one answer at the end) instead of the jobs API")
 
+    sign_in = commands.add_parser(
+        "login",
+        help="sign in to an API with sign-in (password from TEXT2IMAGE_PASSWORD or a prompt); generate and history then send the tokens",
+    )
+    sign_in.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    sign_in.add_argument("--user", help="user name (default: asked)")
+    sign_out = commands.add_parser("logout", help="forget (and revoke) the tokens login keeps for an API")
+    sign_out.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    runs = commands.add_parser("history", help="your runs at an API, newest first (signed in)")
+    runs.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    runs.add_argument("--limit", type=int, default=10, help="runs per page, 1 to 50 (default 10)")
+    runs.add_argument("--cursor", help="where the previous page ended (it prints the command for the next page)")
+
     artifact = commands.add_parser("model-artifact", help="build model.tar.gz for the SageMaker Hugging Face inference container")
     artifact.add_argument("--model", type=Path, help="a diffusers model folder to pack (default: code only; the endpoint loads SD_MODEL_ID)")
     artifact.add_argument("--out", type=Path, default=Path("dist/model.tar.gz"), help="where to write it (default dist/model.tar.gz)")
@@ -94,7 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     tiny.add_argument("--seed", type=int, default=0, help="weights seed (default 0)")
 
     args = parser.parse_args(argv)
-    commands_run = {"up": run_up, "generate": run_generate, "model-artifact": run_model_artifact, "tiny-pipeline": run_tiny_pipeline}
+    commands_run = {
+        "up": run_up,
+        "generate": run_generate,
+        "login": run_login,
+        "logout": run_logout,
+        "history": run_history,
+        "model-artifact": run_model_artifact,
+        "tiny-pipeline": run_tiny_pipeline,
+    }
     return commands_run[args.command](args)
 
 
@@ -192,15 +219,103 @@ def sign_in_lines(stack: LocalStack) -> str:
     return lines
 
 
+def run_login(args: argparse.Namespace) -> int:
+    store = TokenStore()
+    username = args.user or input("User name: ")
+    password = os.environ.get("TEXT2IMAGE_PASSWORD") or getpass.getpass(f"Password for {username}: ")
+    try:
+        session = login(args.api, username, password, ask_new_password, store)
+    except OpenApi as exc:
+        print(f"text2image login: {exc}", file=sys.stderr)
+        return 0
+    except SignInFailed as exc:
+        print(f"text2image login: sign-in refused: {exc}", file=sys.stderr)
+        return 1
+    except ApiCallFailed as exc:  # only /config.json is read from the API itself
+        print(f"text2image login: cannot tell how to sign in to {args.api}: its /config.json answered {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"text2image login: cannot reach {args.api} or its user pool: {exc}", file=sys.stderr)
+        return 1
+    print(f"signed in to {args.api} as {session.username}; tokens kept in {store.path} (yours only, mode 0600)")
+    return 0
+
+
+def ask_new_password() -> str:
+    """NEW_PASSWORD_REQUIRED (a user's first sign-in with the temporary password an administrator
+    set): TEXT2IMAGE_NEW_PASSWORD, or asked twice."""
+    chosen = os.environ.get("TEXT2IMAGE_NEW_PASSWORD")
+    if chosen:
+        return chosen
+    print("This is your first sign-in: choose a new password.", file=sys.stderr)
+    while True:
+        chosen = getpass.getpass("New password: ")
+        if chosen == getpass.getpass("New password again: "):
+            return chosen
+        print("The two differ; once more.", file=sys.stderr)
+
+
+def run_logout(args: argparse.Namespace) -> int:
+    session, not_revoked = logout(args.api, TokenStore())
+    if session is None:
+        print(f"not signed in to {args.api}", file=sys.stderr)
+        return 0
+    if not_revoked:
+        print(f"Cognito did not revoke the refresh token ({not_revoked}); it is forgotten here all the same", file=sys.stderr)
+    print(f"signed out of {args.api} ({session.username})")
+    return 0
+
+
+def signed_in_call_failed(api: str, exc: ApiCallFailed) -> None:
+    """An API error on stderr; a 401 says how to sign in."""
+    print(f"\r{exc}", file=sys.stderr)
+    if exc.status == 401:
+        print(f"sign in first: text2image login --api {api}", file=sys.stderr)
+    for error in exc.body.get("errors", []):
+        print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+
+
+def run_history(args: argparse.Namespace) -> int:
+    try:
+        page = history(args.api, id_token(args.api, TokenStore()), args.limit, args.cursor)
+    except NotSignedIn as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except ApiCallFailed as exc:
+        signed_in_call_failed(args.api, exc)
+        return 1
+    except OSError as exc:
+        print(f"cannot reach the API at {args.api}: {exc}", file=sys.stderr)
+        return 1
+    for run in page["runs"]:
+        print(run_lines(run))
+    if not page["runs"]:
+        print("no runs" + (" after that cursor" if args.cursor else " yet"), file=sys.stderr)
+    if page["next"]:
+        print(f"more: text2image history --api {args.api} --limit {args.limit} --cursor {page['next']}", file=sys.stderr)
+    return 0
+
+
+def run_lines(run: dict[str, Any]) -> str:
+    """One run of ``history``: when, how it went, its request, then one image URL a line."""
+    request = run["request"]
+    failed = f", {run['errors']} failed" if run["errors"] else ""
+    head = f"{run['started']}  {run['status']}  {len(run['images'])} image(s){failed} in {run['seconds']} s  {run['request_id']}"
+    details = f"  {json.dumps(request['text'], ensure_ascii=False)}  {request['width']}x{request['height']}, seed {request.get('seed')}"
+    return "\n".join([head, details, *(f"  {url}" for url in run["images"])])
+
+
 def run_generate(args: argparse.Namespace) -> int:
     fields = ("num_images", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed")
     request: dict[str, Any] = {"text": args.prompt, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None}}
     try:
-        outcome, folder = (generate_sync if args.sync else generate_job)(args.api, request, args.out)
+        token = id_token(args.api, TokenStore())
+        outcome, folder = (generate_sync if args.sync else generate_job)(args.api, request, args.out, token)
+    except NotSignedIn as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except ApiCallFailed as exc:
-        print(f"\r{exc}", file=sys.stderr)
-        for error in exc.body.get("errors", []):
-            print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+        signed_in_call_failed(args.api, exc)
         return 1
     except OSError as exc:
         print(f"\rcannot reach the API at {args.api}: {exc}", file=sys.stderr)
@@ -221,10 +336,10 @@ def progress_bar(done: int, total: int, started: float, width: int = 24) -> str:
     return f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} images  {time.monotonic() - started:5.1f} s"
 
 
-def generate_job(api: str, request: dict[str, Any], out: Path) -> tuple[dict[str, Any] | None, Path]:
+def generate_job(api: str, request: dict[str, Any], out: Path, token: str | None) -> tuple[dict[str, Any] | None, Path]:
     """The jobs route: each image is saved (and the bar advances) as soon as it is written."""
     started = time.monotonic()
-    job = start_job(api, request)
+    job = start_job(api, request, token=token)
     folder = out / job["request_id"]
     folder.mkdir(parents=True, exist_ok=True)
     total, saved = len(job["images"]), []
@@ -237,12 +352,14 @@ def generate_job(api: str, request: dict[str, Any], out: Path) -> tuple[dict[str
 
     outcome = follow_job(job, save)
     print(file=sys.stderr)
+    if outcome and outcome["status"] == "refused":  # over the daily quota: the manifest carries the 429 body
+        raise ApiCallFailed(429, outcome)
     if outcome and outcome["status"] == "failed":
         raise ApiCallFailed(502, {"error": "GenerationFailed", "message": "no image could be made", "errors": outcome["errors"]})
     return outcome, folder
 
 
-def generate_sync(api: str, request: dict[str, Any], out: Path) -> tuple[dict[str, Any] | None, Path]:
+def generate_sync(api: str, request: dict[str, Any], out: Path, token: str | None) -> tuple[dict[str, Any] | None, Path]:
     """The synchronous route: one answer when every image is done, then the downloads."""
     done = threading.Event()
     started = time.monotonic()
@@ -253,7 +370,7 @@ def generate_sync(api: str, request: dict[str, Any], out: Path) -> tuple[dict[st
 
     threading.Thread(target=tick, daemon=True).start()
     try:
-        answer = text2image(api, request)
+        answer = text2image(api, request, token=token)
     finally:
         done.set()
     print(file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from email.message import Message
 from typing import Any
@@ -32,32 +33,43 @@ def fetch(request: urllib.request.Request | str, timeout: float = 30) -> tuple[i
         return exc.code, exc.headers, exc.read()
 
 
-def _post(api: str, path: str, request: dict[str, Any], expected: int, timeout: float) -> dict[str, Any]:
-    """POST the request as JSON; the answer on ``expected``, ``ApiCallFailed`` otherwise."""
-    http_request = urllib.request.Request(
-        api.rstrip("/") + path,
-        data=json.dumps(request).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    status, headers, body = fetch(http_request, timeout)
+def _call(api: str, method: str, path: str, request: dict[str, Any] | None, expected: int, timeout: float, token: str | None) -> dict[str, Any]:
+    """One API call (a JSON body when ``request`` is given; the signed-in user's ID token as
+    ``Authorization`` when ``token`` is); the answer on ``expected``, ``ApiCallFailed`` otherwise."""
+    headers = {"Content-Type": "application/json"} if request is not None else {}
+    if token:
+        headers["Authorization"] = token
+    data = json.dumps(request).encode() if request is not None else None
+    status, answer_headers, body = fetch(urllib.request.Request(api.rstrip("/") + path, data=data, headers=headers, method=method), timeout)
     try:
         answer = json.loads(body)
     except json.JSONDecodeError:
         answer = {"error": "InvalidResponse", "message": body[:200].decode(errors="replace")}
     if status != expected:
-        raise ApiCallFailed(status, answer, headers)
+        raise ApiCallFailed(status, answer if isinstance(answer, dict) else {"error": "InvalidResponse"}, answer_headers)
     return dict(answer)
 
 
-def text2image(api: str, request: dict[str, Any], timeout: float = 330) -> dict[str, Any]:
+def text2image(api: str, request: dict[str, Any], timeout: float = 330, token: str | None = None) -> dict[str, Any]:
     """``POST /text2image``: the response object once every image is done."""
-    return _post(api, "/text2image", request, 200, timeout)
+    return _call(api, "POST", "/text2image", request, 200, timeout, token)
 
 
-def start_job(api: str, request: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+def start_job(api: str, request: dict[str, Any], timeout: float = 30, token: str | None = None) -> dict[str, Any]:
     """``POST /text2image/jobs``: its 202 answer (request_id, status_url, planned image URLs)."""
-    return _post(api, "/text2image/jobs", request, 202, timeout)
+    return _call(api, "POST", "/text2image/jobs", request, 202, timeout, token)
+
+
+def history(api: str, token: str | None, limit: int | None = None, cursor: str | None = None, timeout: float = 30) -> dict[str, Any]:
+    """``GET /text2image/history``: one page of the signed-in user's runs, newest first
+    (``{"runs": [...], "next": cursor or None}``)."""
+    query = urllib.parse.urlencode({name: value for name, value in (("limit", limit), ("cursor", cursor)) if value is not None})
+    return _call(api, "GET", "/text2image/history" + (f"?{query}" if query else ""), None, 200, timeout, token)
+
+
+def discovery(api: str, timeout: float = 30) -> dict[str, Any]:
+    """``GET /config.json``: whether the API takes sign-in, and with which user pool."""
+    return _call(api, "GET", "/config.json", None, 200, timeout, None)
 
 
 def download(url: str, timeout: float = 60) -> bytes:
