@@ -55,10 +55,14 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 # API origin is an undeclared route.
 SYNC_ROUTE = ("POST", "/text2image")
 JOBS_ROUTE = ("POST", "/text2image/jobs")
-API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE)
+# A signed-in caller's runs ("My runs"): the history function, deployed only with sign-in.
+HISTORY_ROUTE = ("GET", "/text2image/history")
+API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE)
 # The routes only a signed-in caller may use when the stack has sign-in (text2image:auth cognito,
 # `text2image up --auth`): API Gateway's Cognito authorizer on AWS, the local gateway's check.
-SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE})
+SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE})
+# The routes of a stack with sign-in only: there is no one to keep a history for without it.
+SIGN_IN_ONLY_ROUTES = frozenset({HISTORY_ROUTE})
 
 # A signed-in route called without a valid ID token (none, malformed, badly signed, expired, an
 # access token, another client's): API Gateway's UNAUTHORIZED gateway response, as the stack

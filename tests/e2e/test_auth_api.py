@@ -233,6 +233,31 @@ def test_over_the_daily_quota_the_sync_route_answers_429_with_retry_after(signed
     assert signed_in.invocations() == before
 
 
+# -- my runs -------------------------------------------------------------------------------------
+
+
+def test_my_runs_lists_a_signed_in_callers_runs_newest_first(signed_in: SignedInStack) -> None:
+    cognito = signed_in.client("cognito-idp")
+    cognito.admin_create_user(UserPoolId=signed_in.pool_id, Username="history-user", MessageAction="SUPPRESS")
+    cognito.admin_set_user_password(UserPoolId=signed_in.pool_id, Username="history-user", Password="History-user-1234", Permanent=True)
+    token = signed_in.sign_in("history-user", "History-user-1234")["IdToken"]
+    firsts = [call(signed_in.url, "/text2image", token, body=SMALL | {"text": f"run {n}", "seed": n})[2] for n in (1, 2)]
+    status, _, page = call(signed_in.url, "/text2image/history?limit=1", token, method="GET")
+    assert status == 200 and [run["request_id"] for run in page["runs"]] == [firsts[1]["request_id"]]
+    run = page["runs"][0]
+    assert run["request"]["text"] == "run 2" and run["request"]["seed"] == 2 and run["status"] == "succeeded"
+    assert run["images"] == json.loads(firsts[1]["body"]) and run["manifest"].endswith(f"/requests/{firsts[1]['request_id']}.json")
+    status, _, rest = call(signed_in.url, f"/text2image/history?limit=1&cursor={page['next']}", token, method="GET")
+    assert status == 200 and [r["request_id"] for r in rest["runs"]] == [firsts[0]["request_id"]]
+    assert call(signed_in.url, "/text2image/history", signed_in.sign_in()["IdToken"], method="GET")[2]["runs"] != page["runs"]  # demo's own
+
+
+def test_my_runs_needs_a_token_and_a_good_query(signed_in: SignedInStack) -> None:
+    assert call(signed_in.url, "/text2image/history", None, method="GET")[:3:2] == (401, UNAUTHORIZED)
+    status, _, answer = call(signed_in.url, "/text2image/history?limit=0", signed_in.sign_in()["IdToken"], method="GET")
+    assert status == 400 and answer["field"] == "limit"
+
+
 # -- CORS ----------------------------------------------------------------------------------------
 
 CORS = {

@@ -11,6 +11,7 @@ import pytest
 from support import http
 
 from text2image.local.stack import LocalStack
+from text2image.routes import UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_STATUS
 
 
 def test_config_json_says_there_is_no_sign_in(clean_stack: LocalStack) -> None:
@@ -27,3 +28,9 @@ def test_a_run_starts_with_the_body_itself_whatever_the_authorization_header(cle
         answer = json.loads(response.read())
     arn = f"{clean_stack.aws.state_machine_arn.replace(':stateMachine:', ':execution:')}:{answer['request_id']}"
     assert json.loads(clean_stack.aws.sfn.describe_execution(executionArn=arn)["input"]) == request
+
+
+def test_without_sign_in_there_is_no_history_route(clean_stack: LocalStack) -> None:
+    """No one signs in, so no one has runs: the route is undeclared, as on the open stack."""
+    status, _, body = http("GET", f"{clean_stack.gateway.url}/text2image/history", content_type=None)
+    assert status == UNDECLARED_ROUTE_STATUS and json.loads(body)["error"] == UNDECLARED_ROUTE_ERROR

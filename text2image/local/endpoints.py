@@ -211,7 +211,7 @@ class EndpointServer(HTTPService):
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
+    def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
         if path.startswith(_HOOKS_PREFIX):
             return self._hook(method, path, body)
         try:

@@ -26,12 +26,12 @@ import logging
 import mimetypes
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from email.message import Message
 from http.client import HTTPConnection
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from text2image.cors import checked_origins, cors_headers
 from text2image.deploy_settings import context_defaults
@@ -39,15 +39,19 @@ from text2image.discovery import CONFIG_FILE, config_document
 from text2image.local.auth import Caller, CognitoAuthorizer, Unauthorized
 from text2image.local.aws import BUCKET, LocalAWS
 from text2image.local.http_service import Body, HTTPService, Response
-from text2image.local.lambdas import function_module
+from text2image.local.lambdas import function_module, invoke
+from text2image.local.rest_proxy import proxy_answer, proxy_event
 from text2image.local.throttle import TokenBucket, retry_after_header
+from text2image.manifest import HISTORY
 from text2image.routes import (
     API_ROUTES,
     DISALLOWED_METHOD_ERROR,
     DISALLOWED_METHOD_MESSAGE,
     DISALLOWED_METHOD_STATUS,
+    HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
+    SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
     SYNC_TIMEOUT_ERROR,
@@ -102,6 +106,7 @@ class ApiCall:
     content_type: str
     body: Body
     caller: Caller | None = None
+    query: Mapping[str, str] = field(default_factory=dict)  # the query string, one value per name as API Gateway's event has it
 
 
 class ApiError(Exception):
@@ -189,7 +194,11 @@ class Gateway(HTTPService):
         checked_origins(config.cors_origins)
         self.aws, self.validate, self.config, self.hooks_url = aws, validate, config, hooks_url
         self.throttle = TokenBucket(config.throttle_rate, config.throttle_burst)
-        self.api_routes: dict[tuple[str, str], Callable[[ApiCall], Answer]] = {SYNC_ROUTE: self.text2image, JOBS_ROUTE: self.text2image_job}
+        self.api_routes: dict[tuple[str, str], Callable[[ApiCall], Answer]] = {
+            SYNC_ROUTE: self.text2image,
+            JOBS_ROUTE: self.text2image_job,
+            HISTORY_ROUTE: self.history,
+        }
         self.authorizer: CognitoAuthorizer | None = None  # no sign-in until start() finds a user pool
         self.site = site_files()
         super().__init__("gateway", host, port)
@@ -206,20 +215,22 @@ class Gateway(HTTPService):
 
     # -- the API -----------------------------------------------------------------------
 
-    def api(self, method: str, path: str, headers: Message, body: Body) -> Answer:
+    def api(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Answer:
         """The REST API: with CORS origins, a preflight is answered by the API itself (a mock
         integration on AWS; without any, OPTIONS stays undeclared, as the same-origin stack has it);
         a declared route passes stage throttling, then the authorizer where it needs sign-in."""
         if method == "OPTIONS" and path in API_PATHS and self.config.cors_origins:
             return PREFLIGHT_STATUS, b"", {}
         api_route = self.api_routes.get((method, path))
-        if api_route is None:  # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it
+        if api_route is None or ((method, path) in SIGN_IN_ONLY_ROUTES and self.authorizer is None):
+            # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it (a stack without
+            # sign-in declares no history route)
             raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
         wait = self.throttle.take()
         if wait:
             raise ApiError(429, "TooManyRequests", "rate limit exceeded; retry later", headers={"Retry-After": retry_after_header(wait)})
         caller = self.authorize((method, path), headers.get("Authorization"))
-        return api_route(ApiCall(headers.get("Content-Type", ""), body, caller))
+        return api_route(ApiCall(headers.get("Content-Type", ""), body, caller, dict(parse_qsl(query))))
 
     def authorize(self, route: tuple[str, str], authorization: str | None) -> Caller | None:
         """Who calls a signed-in route of a stack with sign-in (None: anyone may); refused with the
@@ -254,6 +265,17 @@ class Gateway(HTTPService):
         request_id = f"{uuid.uuid4()}-n{num_images}"
         self.aws.start_execution(json.dumps(execution_input(request, call.caller)), name=request_id)
         return 202, job_answer(self.url, request_id, num_images), {}
+
+    def history(self, call: ApiCall) -> Answer:
+        """``GET /text2image/history``: the history function behind API Gateway's Lambda proxy
+        integration, run in-process with the event API Gateway builds (rest_proxy.py)."""
+        claims = None if call.caller is None else {"sub": call.caller.sub, "cognito:username": call.caller.username, "token_use": "id"}
+        event = proxy_event("GET", HISTORY_ROUTE[1], call.query, {"Content-Type": call.content_type}, claims)
+        _, headers, body = invoke(self.aws.lambdas.handlers[HISTORY.name], HISTORY.name, event)
+        if "X-Amz-Function-Error" in headers:  # API Gateway's answer when a proxy function fails
+            raise ApiError(502, "InternalError", "the history function failed")
+        status, answer_headers, data = proxy_answer(json.loads(body))
+        return status, data, answer_headers
 
     def wait_for(self, execution_arn: str, request_id: str) -> tuple[int, dict[str, Any]]:
         if not self.aws.wait(execution_arn, self.config.sync_timeout):
@@ -291,24 +313,24 @@ class Gateway(HTTPService):
 
     # -- the edge ----------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
+    def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
         """One request as the edge answers it, with the CORS headers on the API's paths."""
-        status, answer_headers, data = self.answer(method, path, headers, body)
+        status, answer_headers, data = self.answer(method, path, headers, body, query)
         if path in API_PATHS:
             answer_headers.update(cors_headers(headers.get("Origin"), self.config.cors_origins))
         return status, answer_headers, data
 
-    def answer(self, method: str, path: str, headers: Message, body: Body) -> Response:
+    def answer(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
         """An error is answered in JSON, never with a trace."""
         try:
-            return encode_answer(*self.route(method, path, headers, body))
+            return encode_answer(*self.route(method, path, headers, body, query))
         except ApiError as exc:
             return encode_answer(exc.status, exc.body, dict(exc.headers))
         except Exception:
             logging.getLogger(__name__).exception("the gateway failed on %s %s", method, path)
             return encode_answer(500, {"error": "InternalError", "message": "the gateway failed"}, {})
 
-    def route(self, method: str, path: str, headers: Message, body: Body) -> Answer:
+    def route(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Answer:
         """A body the plumbing could not read is refused first; then the local test hooks (they
         exist only here), then CloudFront's behaviour for the path (text2image/routes.py), which
         lets its methods through to its origin and answers any other with its 403."""
@@ -320,7 +342,7 @@ class Gateway(HTTPService):
         if method not in behavior.methods:
             raise ApiError(DISALLOWED_METHOD_STATUS, DISALLOWED_METHOD_ERROR, DISALLOWED_METHOD_MESSAGE)
         if behavior.origin is Origin.API:
-            return self.api(method, path, headers, body)
+            return self.api(method, path, headers, body, query)
         if behavior.origin is Origin.OBJECTS:
             data, object_headers = self.s3_object(path, head=method == "HEAD")
             return 200, data, object_headers

@@ -56,8 +56,8 @@ class HTTPService(ABC):
         self._thread = threading.Thread(target=self._httpd.serve_forever, name=name, daemon=True)
 
     @abstractmethod
-    def handle(self, method: str, path: str, headers: Message, body: Body) -> Response:
-        """One request (``path`` without its query string) -> its answer."""
+    def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
+        """One request (``path`` without its query string, which comes as ``query``) -> its answer."""
 
     @property
     def url(self) -> str:
@@ -98,7 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         service = cast(_Server, self.server).service
         body = self._read_body(service.max_body_bytes)
-        status, headers, data = service.handle(self.command, urlsplit(self.path).path, self.headers, body)
+        target = urlsplit(self.path)
+        status, headers, data = service.handle(self.command, target.path, self.headers, body, target.query)
         self.send_response(status)
         headers.setdefault("Content-Length", str(len(data)))
         if self.close_connection:  # a body left unread, or the client asked: say so (RFC 9112 9.6)
