@@ -15,7 +15,7 @@ from infra.config import StackConfig
 from infra.nag import acknowledge
 from infra.powertools import layer_arn
 from infra.storage import IMAGES_PREFIX, PROMPTS_PREFIX, REQUESTS_PREFIX
-from text2image.manifest import COLLECT, INVOKE_ENDPOINT, LAMBDA_PYTHON, PREPARE, LambdaFunction
+from text2image.manifest import COLLECT, HISTORY, INVOKE_ENDPOINT, LAMBDA_PYTHON, PREPARE, LambdaFunction
 
 # The manifest's Python, which `make test-lambda-runtime` tests the function folders on
 # (CDK's own Runtime object: an AttributeError here means this CDK does not know it).
@@ -87,6 +87,8 @@ class Functions(Construct):
         self.prepare = project_function(self, PREPARE, layer, common_env | planning_env | quota_env)
         self.invoke_endpoint = project_function(self, INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
         self.collect = project_function(self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter} | history_env)
+        # GET /text2image/history (My runs), behind the API's Cognito authorizer: only with sign-in.
+        self.history = project_function(self, HISTORY, layer, common_env | usage_env) if self.usage_table else None
         self._build_permissions(config, bucket, public_base_url_parameter)
         self._acknowledge_findings()
 
@@ -114,6 +116,8 @@ class Functions(Construct):
             self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.usage_table.table_arn]))
             self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(REQUESTS_PREFIX + "*")]))
             self.collect.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.usage_table.table_arn]))
+            assert self.history is not None
+            self.history.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.usage_table.table_arn]))
         self.invoke_endpoint.add_to_role_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn(stack, name) for name in config.endpoint_names])
         )

@@ -50,7 +50,15 @@ def test_prepare_reserves_and_collect_records_with_the_table_and_settings_they_r
     assert not {a for a in role_actions(resources, invoke) if a.startswith("dynamodb:")}
 
 
-def test_an_open_stack_has_no_table_and_no_quota(open_resources: dict[str, Any]) -> None:
+def test_the_history_function_only_queries_the_table(resources: dict[str, Any]) -> None:
+    (table_id,) = of_type(resources, "AWS::DynamoDB::Table")
+    history = function_named(resources, "history.handler")
+    assert history["Environment"]["Variables"]["USAGE_TABLE"] == {"Ref": table_id}
+    assert {a for a in role_actions(resources, history) if a.startswith(("dynamodb:", "s3:"))} == {"dynamodb:Query"}
+
+
+def test_an_open_stack_has_no_table_no_quota_and_no_history(open_resources: dict[str, Any]) -> None:
     assert of_type(open_resources, "AWS::DynamoDB::Table") == {}
+    assert not [p for p in of_type(open_resources, "AWS::Lambda::Function").values() if p.get("Handler") == "history.handler"]
     for handler in ("prepare.handler", "collect.handler"):
         assert "USAGE_TABLE" not in function_named(open_resources, handler)["Environment"]["Variables"]
