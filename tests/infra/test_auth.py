@@ -132,7 +132,7 @@ def as_written(value: Any) -> str:
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(as_written(part) for part in parts)
-    return "${" + value["Ref"] + "}"
+    return "${" + str(value["Ref"]) + "}"
 
 
 def deployed_config(synth: Synth, resources: dict[str, Any]) -> Any:
