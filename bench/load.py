@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from text2image.deploy_settings import context_defaults
 from text2image.load import run_load
+from text2image.local.gateway import GatewayConfig
 from text2image.local.process import LocalStackProcess
 
 RESULTS = Path(__file__).parent / "results" / "load.md"
@@ -30,7 +30,7 @@ def main() -> int:
         report = run_load(stack.url, args.requests, args.concurrency, args.images)
     summary = report.summary()
     print(json.dumps(summary, indent=1))
-    throttle = context_defaults()
+    throttle = GatewayConfig()
     verdict = "met" if (summary["lost_images"] == 0 and summary["refusals_without_retry_after"] == 0 and set(report.statuses) <= {200, 429, 503}) else "MISSED"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -39,7 +39,7 @@ def main() -> int:
                 "# Load, local stack (bounded)",
                 "",
                 f"`make bench`: {args.requests} sync requests of {args.images} images at concurrency {args.concurrency}, 2 endpoints, "
-                f"0.1 s per image, stage throttling {throttle['throttleRate']}/s burst {throttle['throttleBurst']} (cdk.json).",
+                f"0.1 s per image, stage throttling {throttle.throttle_rate:g}/s burst {throttle.throttle_burst} (the local gateway's).",
                 "",
                 "| requests | 200 | 429 | other | p50 s (200s) | p95 s (200s) | lost images | refusals without Retry-After | wall s | verdict |",
                 "|---|---|---|---|---|---|---|---|---|---|",

@@ -19,6 +19,7 @@ from text2image.cors import checked_origins
 from text2image.deploy_settings import PREFIX, context_defaults
 from text2image.manifest import PREPARE
 from text2image.paths import REQUEST_SCHEMA
+from text2image.throttling import stage_throttle
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
@@ -39,7 +40,7 @@ class StackConfig:
     images_per_call: int  # 0: an endpoint's whole share in one call, as far as the limits allow
     max_images_per_call: int  # what one endpoint call may carry: Prepare plans by them, created endpoints enforce them
     max_pixels_per_call: int
-    throttle_rate: float
+    throttle_rate: float  # the stage's: cdk.json's throttleRate/throttleBurst, or sized to the endpoints where 0 (text2image/throttling.py)
     throttle_burst: int
     log_level: str
     workflow_log_level: str
@@ -83,14 +84,15 @@ class StackConfig:
             value = node.try_get_context(PREFIX + key)
             return defaults[key] if value is None else value
 
+        throttle = stage_throttle({key: get(key) for key in defaults})
         config = cls(
             endpoints=str(get("endpoints")),
             default_num_images=int(get("defaultNumImages")),
             images_per_call=int(get("imagesPerCall")),
             max_images_per_call=int(get("maxImagesPerCall")),
             max_pixels_per_call=int(get("maxPixelsPerCall")),
-            throttle_rate=float(get("throttleRate")),
-            throttle_burst=int(get("throttleBurst")),
+            throttle_rate=throttle.rate,
+            throttle_burst=throttle.burst,
             log_level=str(get("logLevel")).upper(),
             workflow_log_level=str(get("workflowLogLevel")).upper(),
             image_retention_days=int(get("imageRetentionDays")),
@@ -134,7 +136,9 @@ class StackConfig:
         if self.max_images_per_call < 1 or self.max_pixels_per_call < 64 * 64:
             problems.append("maxImagesPerCall must be at least 1 and maxPixelsPerCall at least 4096 (one 64x64 image)")
         if self.throttle_rate <= 0 or self.throttle_burst < 1:
-            problems.append("throttleRate must be > 0 and throttleBurst >= 1")
+            problems.append("throttleRate must be > 0 and throttleBurst >= 1, or 0 for each to follow the endpoints")
+        if self.endpoint_max_instances < 1:
+            problems.append("endpointMaxInstances must be at least 1 (the stage's throttling is sized to it)")
         if self.log_level not in _LOG_LEVELS:
             problems.append(f"logLevel must be one of {_LOG_LEVELS}")
         if self.workflow_log_level not in _WORKFLOW_LOG_LEVELS:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,8 @@ from aws_cdk import App
 import planning
 from infra.config import StackConfig, parse_endpoints
 from text2image.deploy_settings import context_defaults
-from text2image.local.gateway import GatewayConfig
 from text2image.manifest import PREPARE
+from text2image.throttling import stage_throttle
 
 
 def config(**context: object) -> StackConfig:
@@ -19,7 +20,7 @@ def config(**context: object) -> StackConfig:
 def test_defaults_come_from_cdk_json() -> None:
     defaults = config()
     assert defaults.endpoint_names == ["sd-1", "sd-2"] and defaults.default_num_images == 4
-    assert (defaults.throttle_rate, defaults.throttle_burst) == (10, 20)
+    assert (defaults.throttle_rate, defaults.throttle_burst) == (1, 2)  # sized to 2 endpoints x 2 instances and 4 images
     assert defaults.api_key is False and defaults.create_endpoints is False
 
 
@@ -41,9 +42,13 @@ def test_command_line_context_overrides_arrive_as_text() -> None:
     assert overridden.api_key is True and overridden.throttle_rate == 5
 
 
-def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
-    defaults = context_defaults()
-    assert (GatewayConfig().throttle_rate, GatewayConfig().throttle_burst) == (defaults["throttleRate"], defaults["throttleBurst"])
+def test_the_stage_throttles_as_the_formula_sizes_the_configured_fleet() -> None:
+    """The stage's defaults follow the endpoints (text2image/throttling.py): 3 endpoints of up to
+    3 instances make ~9 images/s, 2-image requests: 4.5 a second, 4 at once (each takes 2 of the 3
+    endpoints' instances)."""
+    fleet = {"endpoints": "a,b,c", "endpointMaxInstances": 3, "defaultNumImages": 2}
+    chosen = config(**fleet)
+    assert (chosen.throttle_rate, chosen.throttle_burst) == (4.5, 4) == astuple(stage_throttle(context_defaults() | fleet))
 
 
 @pytest.mark.parametrize(
@@ -55,7 +60,9 @@ def test_the_local_gateway_throttles_like_the_deployed_stage() -> None:
         ({"endpoints": "sd-1:0"}, "endpoints must be SageMaker endpoint names.*weight must be a positive whole number: 'sd-1:0'"),
         ({"endpoints": "sd-1,sd-1"}, "endpoints must be SageMaker endpoint names.*endpoint 'sd-1' named twice"),
         ({"defaultNumImages": 17}, "defaultNumImages"),
-        ({"throttleRate": 0}, "throttleRate"),
+        ({"throttleRate": -1}, "throttleRate must be > 0 and throttleBurst >= 1, or 0 for each to follow the endpoints"),
+        ({"throttleBurst": -2}, "throttleBurst >= 1"),
+        ({"endpointMaxInstances": 0}, "endpointMaxInstances must be at least 1 \\(the stage's throttling is sized to it\\)"),
         ({"logLevel": "LOUD"}, "logLevel"),
         ({"workflowLogLevel": "SOME"}, "workflowLogLevel"),
         ({"imageRetentionDays": 0}, "imageRetentionDays"),
