@@ -4,6 +4,7 @@ administrator would make them."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from support import http
 
 from text2image.local.aws import USAGE_TABLE
 from text2image.local.process import LocalStackProcess
@@ -56,6 +58,11 @@ class SignedInStack:
             AuthFlow="USER_PASSWORD_AUTH", ClientId=self.client_id, AuthParameters={"USERNAME": username, "PASSWORD": password}
         )
         return answer
+
+    def invocations(self) -> int:
+        """Endpoint calls so far, over every endpoint (the endpoint server's test hook)."""
+        _, _, body = http("GET", f"{self.url}/_local/stats", content_type=None)
+        return sum(endpoint["invocations"] for endpoint in json.loads(body)["endpoints"].values())
 
     def use_up_quota(self, username: str, images: int = 200) -> None:
         """The user's images of today counted as ``images`` (the quota item Prepare updates, keyed

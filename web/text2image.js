@@ -1,7 +1,11 @@
 // text2image page: starts a job (POST /text2image/jobs, same origin), then shows each image
 // as soon as it exists and the run's outcome once its manifest appears. No framework: the DOM
 // is built with createElement/textContent, so prompts and messages are never parsed as HTML.
-"use strict";
+// /config.json says whether the API takes sign-in: if it does, the page signs the user in
+// (session.js), sends their ID token with every API call and lists their runs (runs.js);
+// if not, it works as it always has.
+import {NEW_PASSWORD_REQUIRED, Session, SignedOut} from "./session.js";
+import {Runs} from "./runs.js";
 
 const POLL_FIRST_MS = 400;      // first look, and again right after something arrived
 const POLL_MAX_MS = 2000;       // back-off ceiling while nothing changes
@@ -14,6 +18,8 @@ const $ = (id) => document.getElementById(id);
 const form = $("form");
 const send = $("send");
 let running = false;
+let session = null;  // a Session when the API takes sign-in
+let challenge = null;  // NEW_PASSWORD_REQUIRED in progress: {name, session, username}, never the password
 
 function showStatus(message) {
   $("status").textContent = message;
@@ -60,12 +66,20 @@ function buildRequest() {
   return request;
 }
 
+// Over the user's daily quota: the API's message, and when it resets in the user's own time.
+function quotaText(body) {
+  const resets = new Date(body.resets_at);
+  const local = Number.isNaN(resets.getTime()) ? "" : ` It resets at ${resets.toLocaleString()}.`;
+  return `Daily quota reached: ${body.message}.${local}`;
+}
+
 function errorText(status, answer, response) {
   const message = answer && answer.message ? answer.message : response.statusText;
   switch (status) {
     case 400: return `Please check the request: ${message}`;
     case 415: return `Please check the request: ${message}`;
     case 429: {
+      if (answer && answer.error === "QuotaExceeded") return quotaText(answer);
       const wait = response.headers.get("Retry-After");
       return `Too many requests right now${wait ? `; try again in ${wait} s` : "; try again shortly"}.`;
     }
@@ -184,6 +198,13 @@ async function follow(job, figures, prompt, started) {
 }
 
 async function finish(outcome, figures, prompt) {
+  if (outcome.status === "refused") {  // Prepare refused the run before making anything (the quota)
+    $("images").replaceChildren();
+    $("results").hidden = true;
+    showStatus("");
+    showError(outcome.error === "QuotaExceeded" ? quotaText(outcome) : `The run was refused: ${outcome.message}`);
+    return;
+  }
   const shown = [];
   for (const image of outcome.images) {
     const figure = figures[image.index];
@@ -197,8 +218,20 @@ async function finish(outcome, figures, prompt) {
   if (!outcome.images.length) showError("No image could be made; see each image for why.");
 }
 
-async function run() {
-  const request = buildRequest();
+// An API call; signed in, with the user's ID token (refreshed when about to expire). A 401 means
+// the token no longer passes: the user signs in again (SignedOut).
+async function apiFetch(path, options = {}) {
+  const headers = {...(options.headers || {})};
+  if (session) headers.Authorization = await session.idToken();
+  const response = await fetch(path, {...options, headers});
+  if (response.status === 401 && session) {
+    session.forget();
+    throw new SignedOut("Your session has ended; please sign in again.");
+  }
+  return response;
+}
+
+async function run(request) {
   if (!request.text.trim()) {
     showError("Type a prompt first.", "text");
     return;
@@ -212,7 +245,8 @@ async function run() {
   }, 100);
   showStatus("Starting…");
   try {
-    const response = await fetch("/text2image/jobs", {
+    await configured;  // a prompt sent before /config.json arrived waits to know about sign-in
+    const response = await apiFetch("/text2image/jobs", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify(request),
@@ -232,9 +266,11 @@ async function run() {
     const outcome = await follow(answer, figures, request.text, started);
     if (outcome) await finish(outcome, figures, request.text);
     else showError("No result after 5 minutes; the request id is " + answer.request_id + ".");
+    if (session) runs.reload(answer.request_id);
   } catch (error) {
     showStatus("");
-    showError(`The request failed: ${error.message || error}`);
+    if (error instanceof SignedOut) showSignIn(error.message);
+    else showError(`The request failed: ${error.message || error}`);
   } finally {
     clearInterval(ticker);
     $("elapsed").textContent = `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -243,9 +279,136 @@ async function run() {
   }
 }
 
+// Re-run from My runs: the stored request as it was (its seed too), shown in the form as well.
+function rerun(request) {
+  if (running) return;
+  $("text").value = request.text;
+  $("negative_prompt").value = request.negative_prompt || "";
+  const preset = Object.keys(PRESETS).find((name) => PRESETS[name][0] === request.width && PRESETS[name][1] === request.height);
+  $("resolution").value = preset || "custom";
+  $("width").value = request.width;
+  $("height").value = request.height;
+  for (const name of ["num_images", "seed", "num_inference_steps", "guidance_scale"]) $(name).value = request[name] ?? "";
+  toggleCustomSize();
+  window.scrollTo({top: 0});
+  run(request);
+}
+
+const runs = new Runs(
+  {section: $("runs"), list: $("run-list"), more: $("runs-more"), status: $("runs-status")},
+  apiFetch,
+  rerun,
+  (error) => (error instanceof SignedOut ? showSignIn(error.message) : showError(error.message || String(error))),
+);
+
+// -- sign-in (only when /config.json names a user pool) -------------------------------------
+
+function showView(view) {
+  const signedIn = view === "signed-in";
+  $("sign-in").hidden = view !== "sign-in";
+  $("new-password").hidden = view !== "new-password";
+  form.hidden = !signedIn;
+  $("runs").hidden = !signedIn;
+  $("account").hidden = !signedIn;
+  if (!signedIn) $("results").hidden = true;
+}
+
+function showSignIn(message) {
+  challenge = null;
+  runs.clear();
+  showView("sign-in");
+  showStatus("");
+  showError(message || "");
+  $("username").focus();
+}
+
+function showSignedIn() {
+  showView("signed-in");
+  $("who").textContent = session.username;
+  showError("");
+  runs.reload();
+}
+
+function signInFailed(error) {
+  const known = {NotAuthorizedException: "Wrong user name or password.", UserNotFoundException: "Wrong user name or password."};
+  showError(known[error.kind] || `Sign-in failed: ${error.message || error}`);
+}
+
+// Signed in (null) or a further step: NEW_PASSWORD_REQUIRED gets its form, any other is refused.
+function afterSignIn(next) {
+  showStatus("");
+  if (next === null) showSignedIn();
+  else if (next.name === NEW_PASSWORD_REQUIRED) {
+    challenge = next;
+    showView("new-password");
+    showError("");
+    showStatus("This is your first sign-in: choose your own password.");
+    $("new-password-value").focus();
+  } else showError(`Sign-in needs a step this page does not take (${next.name}).`);
+}
+
+async function submitting(formElement, work) {
+  const button = formElement.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    signInFailed(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const password = $("password");
+  submitting($("sign-in"), async () => {
+    showStatus("Signing in…");
+    try {
+      afterSignIn(await session.signIn($("username").value.trim(), password.value));
+    } finally {
+      password.value = "";  // never kept, not even in the form
+    }
+  });
+});
+
+$("new-password").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const chosen = $("new-password-value");
+  const again = $("new-password-again");
+  if (chosen.value !== again.value) {
+    showError("The two passwords differ.");
+    again.focus();
+    return;
+  }
+  submitting($("new-password"), async () => {
+    try {
+      afterSignIn(await session.setNewPassword(challenge, chosen.value));
+    } finally {
+      chosen.value = again.value = "";
+    }
+  });
+});
+
+$("sign-out").addEventListener("click", () => {
+  session.signOut();
+  showSignIn("");
+});
+
+async function loadConfig() {
+  const response = await fetch("/config.json", {cache: "no-store"}).catch(() => null);
+  const config = response && response.ok ? await response.json().catch(() => null) : null;
+  if (!config || !config.auth) return;  // no sign-in: the page as it always was
+  session = new Session(config.auth);
+  if (session.signedIn) showSignedIn();
+  else showSignIn("");
+}
+
+const configured = loadConfig();
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (!running) run();
+  if (!running) run(buildRequest());
 });
 $("text").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
