@@ -15,6 +15,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -24,8 +25,10 @@ from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
     API_GATEWAY_TIMEOUT_SECONDS,
     API_ROUTES,
+    HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
+    SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
     SYNC_TIMEOUT_ERROR,
@@ -143,6 +146,11 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
 UNAUTHORIZED = (apigw.ResponseType.UNAUTHORIZED, str(UNAUTHORIZED_STATUS), UNAUTHORIZED_ERROR, UNAUTHORIZED_MESSAGE)
 
 
+def declared_routes(*, signed_in: bool) -> list[tuple[str, str]]:
+    """The routes the API declares: all but the sign-in-only ones (My runs) on an open stack."""
+    return [route for route in API_ROUTES if signed_in or route not in SIGN_IN_ONLY_ROUTES]
+
+
 @dataclass(frozen=True)
 class _RouteParts:
     """What both POST routes share: one role, one request model and validator, one request template's values."""
@@ -155,6 +163,10 @@ class _RouteParts:
     max_num_images: int
     api_key_required: bool
     authorizer: apigw.IAuthorizer | None  # the Cognito authorizer of a stack with sign-in
+
+    def signed_in(self, route: tuple[str, str]) -> bool:
+        """Whether ``route`` takes only signed-in callers here: a stack with sign-in, a signed-in route."""
+        return self.authorizer is not None and route in SIGNED_IN_ROUTES
 
 
 class Api(Construct):
@@ -170,21 +182,26 @@ class Api(Construct):
         default_num_images: int,
         logging: bool,
         user_pool: cognito.IUserPool | None,
+        history: lambda_.IFunction | None,
         preflight: bool,
     ) -> None:
         """``logging``: execution logs (errors) and access logs, which need the account's API
         Gateway CloudWatch role; without it a deploy fails ("CloudWatch Logs role ARN must be
-        set in account settings to enable logging"). ``user_pool``: sign-in (None: an open API).
+        set in account settings to enable logging"). ``user_pool``: sign-in (None: an open API),
+        with ``history``, the function of the signed-in callers' GET /text2image/history.
         ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
         the CORS headers, infra/cdn.py)."""
         super().__init__(scope, construct_id)
+        assert (user_pool is None) == (history is None), "the history route exists exactly where sign-in does"
         self.api = self._build_rest_api(throttle_rate, throttle_burst, logging)
         authorizer = self._build_authorizer(user_pool) if user_pool is not None else None
         parts = self._build_route_parts(state_machine, default_num_images, api_key, authorizer)
         self._build_route(parts, SYNC_ROUTE, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
         self._build_route(parts, JOBS_ROUTE, "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
+        if history is not None:
+            self._build_history_route(parts, history)
         if preflight:
-            self._build_preflights()
+            self._build_preflights(declared_routes(signed_in=authorizer is not None))
         self._build_gateway_responses(signed_in=authorizer is not None)
         self.api_key_id = self._build_api_key(throttle_rate, throttle_burst) if api_key else None
         self._acknowledge_findings(logging, signed_in=authorizer is not None)
@@ -237,6 +254,16 @@ class Api(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["states:StartSyncExecution", "states:StartExecution"], resources=[state_machine.state_machine_arn]))
         return role
 
+    def _authorization(self, parts: _RouteParts, route: tuple[str, str]) -> dict[str, Any]:
+        """A method's options for ``route``: the Cognito authorizer where the stack has sign-in
+        and the route is a signed-in one; the API key where the stack requires one."""
+        signed_in = parts.signed_in(route)
+        return {
+            "api_key_required": parts.api_key_required,
+            "authorization_type": apigw.AuthorizationType.COGNITO if signed_in else None,
+            "authorizer": parts.authorizer if signed_in else None,
+        }
+
     def _build_route(self, parts: _RouteParts, route: tuple[str, str], action: str, execution_name: str, answer: Path, success: str) -> apigw.Method:
         """One POST route: the same model, validator, request template and role for both, and
         the authorizer where the route is a signed-in one. ``success`` is the status of a
@@ -244,7 +271,6 @@ class Api(Construct):
         or the answer template can give has its method response, with the headers the template
         may set: API Gateway answers 500 for an integration response without one."""
         method, path = route
-        signed_in = parts.authorizer is not None and route in SIGNED_IN_ROUTES
         answer_template = answer.read_text(encoding="utf-8").replace("@@MAX_IMAGE_INDEX@@", str(parts.max_num_images - 1))
         integration_responses = [apigw.IntegrationResponse(status_code=success, response_templates={JSON: answer_template}), _START_REFUSED]
         integration = apigw.AwsIntegration(
@@ -254,7 +280,7 @@ class Api(Construct):
             options=apigw.IntegrationOptions(
                 credentials_role=parts.role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, signed_in)},
+                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, parts.signed_in(route))},
                 integration_responses=integration_responses,
             ),
         )
@@ -266,12 +292,18 @@ class Api(Construct):
             request_validator=parts.validator,
             request_models={JSON: parts.model},
             method_responses=[apigw.MethodResponse(status_code=code, response_parameters=headers) for code in sorted(statuses)],
-            api_key_required=parts.api_key_required,
-            authorization_type=apigw.AuthorizationType.COGNITO if signed_in else None,
-            authorizer=parts.authorizer if signed_in else None,
+            **self._authorization(parts, route),
         )
 
-    def _build_preflights(self) -> None:
+    def _build_history_route(self, parts: _RouteParts, history: lambda_.IFunction) -> apigw.Method:
+        """GET /text2image/history (My runs): the history function behind a Lambda proxy
+        integration, which hands it the query string and the authorizer's claims (the caller's
+        ``sub``); it answers with its own statuses and body."""
+        method, path = HISTORY_ROUTE
+        integration = apigw.LambdaIntegration(history, proxy=True)
+        return self.api.root.resource_for_path(path).add_method(method, integration, **self._authorization(parts, HISTORY_ROUTE))
+
+    def _build_preflights(self, routes: list[tuple[str, str]]) -> None:
         """OPTIONS on every path of the API, answered by API Gateway itself (a mock integration):
         204, no body. The CORS headers are CloudFront's to add, for the listed origins only
         (infra/cdn.py). No authorizer and no API key: a browser's preflight carries neither."""
@@ -280,7 +312,7 @@ class Api(Construct):
             integration_responses=[apigw.IntegrationResponse(status_code=str(PREFLIGHT_STATUS))],
         )
         answered = [apigw.MethodResponse(status_code=str(PREFLIGHT_STATUS))]
-        for path in sorted({path for _, path in API_ROUTES}):
+        for path in sorted({path for _, path in routes}):
             resource = self.api.root.resource_for_path(path)
             method = resource.add_method("OPTIONS", preflight, method_responses=answered, authorization_type=apigw.AuthorizationType.NONE)
             reason = "A CORS preflight (OPTIONS) carries no credentials by the CORS protocol; it is answered by a mock integration and starts nothing."

@@ -16,7 +16,17 @@ from importlib.metadata import version
 from typing import Any
 
 from text2image.paths import REQUEST_SCHEMA
-from text2image.routes import JOBS_ROUTE, SIGNED_IN_ROUTES, SYNC_ROUTE, UNAUTHORIZED_ERROR, UNAUTHORIZED_STATUS
+from text2image.routes import (
+    HISTORY_ROUTE,
+    JOBS_ROUTE,
+    SIGN_IN_ONLY_ROUTES,
+    SIGNED_IN_ROUTES,
+    SYNC_ROUTE,
+    UNAUTHORIZED_ERROR,
+    UNAUTHORIZED_STATUS,
+    UNDECLARED_ROUTE_ERROR,
+    UNDECLARED_ROUTE_STATUS,
+)
 
 OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
@@ -155,6 +165,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         {"request_id": REQUEST_ID},
     ),
     "InternalError": _error("InternalError", "Anything else.", {"request_id": REQUEST_ID}),
+    UNDECLARED_ROUTE_ERROR: _error(UNDECLARED_ROUTE_ERROR, "No such method or path on this API."),
+    "Run": _object(
+        {
+            "request_id": REQUEST_ID,
+            "request": {"type": "object", "description": "The request as run: defaults and the seed filled in (POST it again to re-run it)."},
+            "status": {"type": "string", "enum": ["succeeded", "partial", "failed"]},
+            "started": {"type": "string", "format": "date-time"},
+            "seconds": {"type": "number", "minimum": 0},
+            "images": {"type": "array", "items": {"type": "string", "format": "uri"}, "description": "The images made, in index order."},
+            "errors": {"type": "integer", "minimum": 0, "description": "How many images could not be made."},
+            "manifest": {"type": "string", "format": "uri"},
+        },
+        description="One run of the signed-in caller.",
+    ),
+    "RunPage": _object(
+        {
+            "runs": {"type": "array", "items": _ref("Run"), "description": "Newest first."},
+            "next": {"type": "string", "nullable": True, "description": "The `cursor` of the next page; null on the last."},
+        }
+    ),
 }
 
 
@@ -190,18 +220,22 @@ SECURITY_SCHEMES = {
 }
 
 
-def _operation(operation_id: str, route: tuple[str, str], summary: str, description: str, answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    # The token, or nothing on a stack without sign-in (an empty requirement: anonymous).
-    security: dict[str, list[dict[str, list[str]]]] = {"security": [{"idToken": []}, {}]} if route in SIGNED_IN_ROUTES else {}
+def _security(route: tuple[str, str]) -> list[dict[str, list[str]]]:
+    """The token; on a route that exists without sign-in too, or nothing (anonymous, an open stack)."""
+    if route in SIGN_IN_ONLY_ROUTES:
+        return [{"idToken": []}]
+    return [{"idToken": []}, {}] if route in SIGNED_IN_ROUTES else []
+
+
+def _operation(operation_id: str, route: tuple[str, str], summary: str, description: str, answers: dict[str, dict[str, Any]], **request: Any) -> dict[str, Any]:
+    """``request``: the operation's ``requestBody`` or ``parameters``."""
+    security = _security(route)
     return {
         "operationId": operation_id,
         "summary": summary,
         "description": description,
-        **security,
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": _ref(REQUEST_NAME), "example": {"text": "A flower, fantasy, happy", "num_images": 2}}},
-        },
+        **({"security": security} if security else {}),
+        **request,
         "responses": dict(sorted({**EDGE_ANSWERS, **answers}.items())),
     }
 
@@ -209,10 +243,20 @@ def _operation(operation_id: str, route: tuple[str, str], summary: str, descript
 _REQUEST: dict[str, Any] = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
 REQUEST_NAME: str = _REQUEST["title"]
 
+REQUEST_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": _ref(REQUEST_NAME), "example": {"text": "A flower, fantasy, happy", "num_images": 2}}},
+}
+# GET /text2image/history's query (functions/history/run_page.py reads it).
+HISTORY_PARAMETERS = [
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}, "description": "The `next` of the previous page, as it was."},
+]
+
 
 def document() -> dict[str, Any]:
     """The OpenAPI document of the API."""
-    (sync_method, sync_path), (jobs_method, jobs_path) = SYNC_ROUTE, JOBS_ROUTE
+    (sync_method, sync_path), (jobs_method, jobs_path), (history_method, history_path) = SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -237,6 +281,7 @@ def document() -> dict[str, Any]:
                         ),
                         "502": _answer("No image could be made.", "GenerationFailed"),
                     },
+                    requestBody=REQUEST_BODY,
                 )
             },
             jobs_path: {
@@ -246,6 +291,20 @@ def document() -> dict[str, Any]:
                     "Start the images, answer at once with where they will be",
                     "Poll the image URLs (each answers once written) and `status_url` (the manifest, once the run ends).",
                     {"202": _answer("The run started.", "Job")},
+                    requestBody=REQUEST_BODY,
+                )
+            },
+            history_path: {
+                history_method.lower(): _operation(
+                    "history",
+                    HISTORY_ROUTE,
+                    "The signed-in caller's runs, newest first",
+                    "One page of `limit` runs; pass `next` as `cursor` for the following one. Runs stay as long as their images.",
+                    {
+                        "200": _answer("A page of runs.", "RunPage"),
+                        str(UNDECLARED_ROUTE_STATUS): _answer("A stack without sign-in keeps no runs: the route does not exist there.", UNDECLARED_ROUTE_ERROR),
+                    },
+                    parameters=HISTORY_PARAMETERS,
                 )
             },
         },

@@ -14,8 +14,8 @@ from infra_synth import Synth
 
 from infra.auth import Auth
 from text2image.discovery import CONFIG_FILE, CognitoAuth, config_document
-from text2image.manifest import PRE_SIGN_UP
-from text2image.routes import BEHAVIORS, SIGNED_IN_ROUTES, Origin
+from text2image.manifest import HISTORY, PRE_SIGN_UP
+from text2image.routes import BEHAVIORS, HISTORY_ROUTE, SIGNED_IN_ROUTES, Origin
 
 # CloudFront's managed policies (CloudFront developer guide, "Use managed cache policies" and
 # "Use managed origin request policies").
@@ -106,6 +106,15 @@ def test_every_signed_in_route_takes_the_cognito_authorizer_and_nothing_else_doe
             assert "AuthorizationScopes" not in method, route  # no scopes: API Gateway takes the ID token, not the access token
         else:
             assert method["AuthorizationType"] == "NONE" and "AuthorizerId" not in method, route
+
+
+def test_my_runs_are_the_history_function_behind_a_lambda_proxy_on_signed_in_stacks_only(resources: dict[str, Any], open_resources: dict[str, Any]) -> None:
+    method = methods(resources)[HISTORY_ROUTE]
+    integration = method["Integration"]
+    assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
+    (function,) = [part["Fn::GetAtt"][0] for part in integration["Uri"]["Fn::Join"][1] if isinstance(part, dict) and "Fn::GetAtt" in part]
+    assert resources[function]["Properties"]["Handler"] == HISTORY.handler
+    assert HISTORY_ROUTE not in methods(open_resources)  # an open stack keeps no runs: an undeclared route there
 
 
 def test_cloudfront_passes_the_authorization_header_to_the_api(stack_resources: dict[str, Any]) -> None:

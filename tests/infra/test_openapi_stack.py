@@ -55,7 +55,7 @@ def test_the_document_describes_the_routes_the_api_declares(stack_resources: dic
 
 def test_every_status_a_method_answers_is_documented_for_its_route(stack_resources: dict[str, Any]) -> None:
     for (method, path), props in deployed_methods(stack_resources).items():
-        statuses = {response["StatusCode"] for response in props["MethodResponses"]}
+        statuses = {response["StatusCode"] for response in props.get("MethodResponses", [])}  # none: a Lambda proxy answers its own
         assert statuses <= set(documented(method, path)), (method, path)
 
 

@@ -172,7 +172,7 @@ def test_both_routes_start_the_workflow_with_the_same_schema_model_and_validator
     assert validator["ValidateRequestBody"] is True
     assert not of_type(resources, "AWS::ApiGateway::ApiKey")
     paths = {p["PathPart"] for p in of_type(resources, "AWS::ApiGateway::Resource").values()}
-    assert paths == {"text2image", "jobs"}
+    assert paths == {"text2image", "jobs", "history"}  # and GET /text2image/history, with sign-in (test_auth.py)
     assert [r["StatusCode"] for r in methods["StartExecution"]["MethodResponses"]] == ["202", "500"]
 
 
@@ -220,7 +220,11 @@ def test_the_optional_api_key_adds_a_key_and_usage_plan(created_template: Templa
     created_template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     methods = post_methods(created_template.to_json()["Resources"])
     assert [m["ApiKeyRequired"] for m in methods.values()] == [True, True]
-    created_template.has_resource_properties("AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 10, "BurstLimit": 20}})
+    resources = created_template.to_json()["Resources"]
+    (settings,) = only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
+    # At the stage's limits: sized to gen-a, gen-b of up to 3 instances and 4 images, 1.5/s, burst 3.
+    assert only(resources, "AWS::ApiGateway::UsagePlan")["Throttle"] == {"RateLimit": 1.5, "BurstLimit": 3}
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (1.5, 3)
 
 
 # -- workflow --------------------------------------------------------------------------
@@ -243,17 +247,16 @@ def test_the_deployed_definition_is_the_asl_file_with_every_placeholder_substitu
     assert placeholders == set(substitutions) == {manifest.PARTITION_PLACEHOLDER, *(f.arn_placeholder for f in manifest.WORKFLOW_LAMBDAS)}
     # The partition CloudFormation deploys to, never a literal "aws".
     assert substitutions.pop(manifest.PARTITION_PLACEHOLDER) == {"Ref": "AWS::Partition"}
-    functions = {n for n in of_type(resources, "AWS::Lambda::Function") if n.startswith("Functions")}
-    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == functions
+    workflow = {f.handler for f in manifest.WORKFLOW_LAMBDAS}
+    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == {n for n, p in project_functions(resources).items() if p["Handler"] in workflow}
     assert json.loads(source)["TimeoutSeconds"] == 300
 
 
 def test_the_workflow_role_may_invoke_only_the_three_functions(resources: dict[str, Any]) -> None:
     invoke = [s for s in policy_of(resources, "WorkflowStateMachineRole") if s["Action"] == "lambda:InvokeFunction"]
     (statement,) = invoke
-    assert sorted(r["Fn::GetAtt"][0] for r in statement["Resource"]) == sorted(
-        n for n in of_type(resources, "AWS::Lambda::Function") if n.startswith("Functions")
-    )
+    workflow = {f.handler for f in manifest.WORKFLOW_LAMBDAS}
+    assert sorted(r["Fn::GetAtt"][0] for r in statement["Resource"]) == sorted(n for n, p in project_functions(resources).items() if p["Handler"] in workflow)
 
 
 # -- Lambdas ---------------------------------------------------------------------------
@@ -265,7 +268,7 @@ def project_functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_functions_run_the_manifests_python_on_arm64_with_its_powertools_layer_and_tracing(resources: dict[str, Any], created_template: Template) -> None:
     functions = project_functions(resources)
-    assert len(functions) == 3
+    assert len(functions) == 4  # the workflow's three and, with sign-in, the history
     assert LAYER_NAME.split("-")[1:] == [manifest.LAMBDA_RUNTIME.replace(".", ""), "arm64"]  # the layer built for that runtime
     for props in functions.values():
         assert props["Runtime"] == manifest.LAMBDA_RUNTIME and props["Architectures"] == ["arm64"]
@@ -278,8 +281,9 @@ def test_functions_run_the_manifests_python_on_arm64_with_its_powertools_layer_a
         (layer,) = props["Layers"]
         assert layer["Fn::Join"][1][-1] == f":lambda:eu-west-1:{COMMERCIAL_ACCOUNT}:layer:{LAYER_NAME}:36"
     by_handler = {p["Handler"]: p for p in functions.values()}
-    assert set(by_handler) == {f.handler for f in manifest.WORKFLOW_LAMBDAS}
-    for function in manifest.WORKFLOW_LAMBDAS:
+    deployed = (*manifest.WORKFLOW_LAMBDAS, manifest.HISTORY)
+    assert set(by_handler) == {f.handler for f in deployed}
+    for function in deployed:
         assert (by_handler[function.handler]["MemorySize"], by_handler[function.handler]["Timeout"]) == (function.memory_mb, function.timeout_seconds)
     assert by_handler[manifest.INVOKE_ENDPOINT.handler]["Environment"]["Variables"]["ENDPOINT_READ_TIMEOUT"] == "70"
 
