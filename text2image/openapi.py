@@ -19,7 +19,6 @@ from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
     HISTORY_ROUTE,
     JOBS_ROUTE,
-    SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
     UNAUTHORIZED_ERROR,
@@ -220,16 +219,11 @@ SECURITY_SCHEMES = {
 }
 
 
-def _security(route: tuple[str, str]) -> list[dict[str, list[str]]]:
-    """The token; on a route that exists without sign-in too, or nothing (anonymous, an open stack)."""
-    if route in SIGN_IN_ONLY_ROUTES:
-        return [{"idToken": []}]
-    return [{"idToken": []}, {}] if route in SIGNED_IN_ROUTES else []
-
-
 def _operation(operation_id: str, route: tuple[str, str], summary: str, description: str, answers: dict[str, dict[str, Any]], **request: Any) -> dict[str, Any]:
-    """``request``: the operation's ``requestBody`` or ``parameters``."""
-    security = _security(route)
+    """``request``: the operation's ``requestBody`` or ``parameters``. A signed-in route takes the
+    token, or nothing: one document serves both kinds of stack, and on one without sign-in the
+    route is open (or, for the history, absent: its 404)."""
+    security: list[dict[str, list[str]]] = [{"idToken": []}, {}] if route in SIGNED_IN_ROUTES else []
     return {
         "operationId": operation_id,
         "summary": summary,
