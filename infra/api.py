@@ -142,8 +142,13 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
 
 # A signed-in route called without a valid ID token (none, malformed, expired, badly signed, an
 # access token, another pool's): the Cognito authorizer's UNAUTHORIZED, a 401 as the local
-# gateway answers it. Only on a stack with sign-in, where it can happen.
-UNAUTHORIZED = (apigw.ResponseType.UNAUTHORIZED, str(UNAUTHORIZED_STATUS), UNAUTHORIZED_ERROR, UNAUTHORIZED_MESSAGE)
+# gateway answers it. ACCESS_DENIED (403 by default: "access is denied by a custom or Amazon
+# Cognito authorizer") answers the same, so that no refused token reads differently. Only on a
+# stack with sign-in, where they can happen.
+SIGN_IN_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
+    name: (response_type, str(UNAUTHORIZED_STATUS), UNAUTHORIZED_ERROR, UNAUTHORIZED_MESSAGE)
+    for name, response_type in (("Unauthorized", apigw.ResponseType.UNAUTHORIZED), ("AccessDenied", apigw.ResponseType.ACCESS_DENIED))
+}
 
 
 def declared_routes(*, signed_in: bool) -> list[tuple[str, str]]:
@@ -320,7 +325,7 @@ class Api(Construct):
             acknowledge(method, "AwsSolutions-COG4", reason)
 
     def _build_gateway_responses(self, *, signed_in: bool) -> None:
-        errors = GATEWAY_ERRORS | ({"Unauthorized": UNAUTHORIZED} if signed_in else {})
+        errors = GATEWAY_ERRORS | (SIGN_IN_ERRORS if signed_in else {})
         for name, (response_type, status, error, message) in errors.items():
             headers = {"Retry-After": "'1'"} if error == "TooManyRequests" else None
             extra = {"request_id": REQUEST_ID_VARIABLE} if name == "IntegrationTimeout" else {}

@@ -125,6 +125,7 @@ def test_the_statuses_api_gateway_answers_itself(stack_resources: dict[str, Any]
         "INTEGRATION_TIMEOUT": "504",
         "MISSING_AUTHENTICATION_TOKEN": str(UNDECLARED_ROUTE_STATUS),
         "UNAUTHORIZED": str(UNAUTHORIZED_STATUS),  # both stacks have sign-in
+        "ACCESS_DENIED": str(UNAUTHORIZED_STATUS),
         "DEFAULT_4XX": None,  # each type's own status
         "DEFAULT_5XX": None,
     }
@@ -133,13 +134,14 @@ def test_the_statuses_api_gateway_answers_itself(stack_resources: dict[str, Any]
 def test_a_caller_without_a_valid_id_token_is_told_to_sign_in_as_locally(stack_resources: dict[str, Any]) -> None:
     """The Cognito authorizer refuses a missing, malformed, expired or foreign token (and an
     access token) with UNAUTHORIZED: 401 in the API's shape, the local gateway's answer (routes.py)."""
-    response = gateway_responses(stack_resources)["UNAUTHORIZED"]
-    body = substitute(response["ResponseTemplates"][JSON], error_values("Unauthorized", "", "UNAUTHORIZED"))
-    assert (response["StatusCode"], json.loads(body)) == (str(UNAUTHORIZED_STATUS), {"error": UNAUTHORIZED_ERROR, "message": UNAUTHORIZED_MESSAGE})
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED"):  # the authorizer's refusals read the same
+        response = gateway_responses(stack_resources)[kind]
+        body = substitute(response["ResponseTemplates"][JSON], error_values("Unauthorized", "", kind))
+        assert (response["StatusCode"], json.loads(body)) == (str(UNAUTHORIZED_STATUS), {"error": UNAUTHORIZED_ERROR, "message": UNAUTHORIZED_MESSAGE})
 
 
 def test_an_open_stack_has_no_sign_in_answer(open_resources: dict[str, Any]) -> None:
-    assert "UNAUTHORIZED" not in gateway_responses(open_resources)
+    assert not {"UNAUTHORIZED", "ACCESS_DENIED"} & set(gateway_responses(open_resources))
 
 
 def test_an_undeclared_method_or_path_answers_as_the_local_gateway(stack_resources: dict[str, Any]) -> None:
