@@ -54,9 +54,9 @@ class TokenStore:
         old one, so the tokens are never readable by others, nor half-written."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        temporary.unlink(missing_ok=True)  # left by a write that died: made anew, never reused with its mode
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.fchmod(descriptor, 0o600)  # whatever the file was, should it have existed
             with os.fdopen(descriptor, "w", encoding="utf-8") as out:
                 json.dump(data, out, indent=2)
         except BaseException:

@@ -143,7 +143,8 @@ def test_re_run_sends_the_same_request_and_download_all_zips_the_images(stack: S
     with page.expect_request(lambda request: request.url.endswith("/text2image/jobs")) as again:
         page.locator("#run-list li").first.get_by_role("button", name="Re-run").click()
     request = body_of(again.value)
-    assert {name: request[name] for name in first} == first  # what was asked, its seed included
+    # The run's request as the history keeps it (normalized: the defaults filled in), sent as it is.
+    assert request == first | {"negative_prompt": "", "num_inference_steps": 50, "guidance_scale": 7.5}
     assert request["seed"] == 99 and (request["width"], request["height"]) == (512, 256)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("the same twice")
     expect(page.locator("#run-list li")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
@@ -174,6 +175,26 @@ def test_more_pages_in_the_older_runs(stack: SignedInStack, page: Page) -> None:
     expect(page.locator("#run-list li")).to_have_count(11)
     expect(page.locator("#run-list li").last).to_contain_text("run 0")
     expect(page.get_by_role("button", name="More")).to_be_hidden()
+
+
+def test_my_runs_waits_out_a_throttled_read(stack: SignedInStack, page: Page) -> None:
+    """The stage's throttling (about 1 request/s deployed) counts history reads too: a 429 is
+    waited out as its Retry-After says, not shown as an error."""
+    reads: list[str] = []
+
+    def throttled_once(route: Route) -> None:
+        reads.append(route.request.url)
+        if len(reads) == 1:
+            route.fulfill(status=429, headers={"Retry-After": "1"}, json={"error": "TooManyRequests", "message": "rate limit exceeded; retry later"})
+        else:
+            route.continue_()
+
+    username, password = stack.add_user()
+    page.route("**/text2image/history?*", throttled_once)
+    sign_in(page, stack, username, password)
+    expect(page.locator("#runs-status")).to_have_text("No runs yet: the images you make appear here.")
+    assert len(reads) == 2
+    expect(page.get_by_role("alert")).to_be_hidden()
 
 
 def test_a_401_mid_session_sends_back_to_sign_in(stack: SignedInStack, page: Page) -> None:
