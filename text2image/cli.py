@@ -221,10 +221,13 @@ def sign_in_lines(stack: LocalStack) -> str:
 
 def run_login(args: argparse.Namespace) -> int:
     store = TokenStore()
-    username = args.user or input("User name: ")
-    password = os.environ.get("TEXT2IMAGE_PASSWORD") or getpass.getpass(f"Password for {username}: ")
     try:
+        username = args.user or input("User name: ")
+        password = os.environ.get("TEXT2IMAGE_PASSWORD") or getpass.getpass(f"Password for {username}: ")
         session = login(args.api, username, password, ask_new_password, store)
+    except EOFError:  # no terminal to ask on (a script, CI): say what to give instead
+        print("text2image login: nothing to read the answer from; give --user NAME and TEXT2IMAGE_PASSWORD (TEXT2IMAGE_NEW_PASSWORD)", file=sys.stderr)
+        return 2
     except OpenApi as exc:
         print(f"text2image login: {exc}", file=sys.stderr)
         return 0

@@ -100,6 +100,14 @@ def test_logout_forgets_the_tokens_and_the_next_generate_says_to_log_in(stack: S
     assert out.returncode == 1 and f"text2image login --api {stack.url}" in out.stderr
 
 
+def test_without_a_terminal_login_says_what_to_give_instead(stack: SignedInStack, tmp_path: Path) -> None:
+    username, temporary = stack.add_user(temporary=True)
+    for out in (cli(stack, tmp_path, "login"), cli(stack, tmp_path, "login", "--user", username, TEXT2IMAGE_PASSWORD=temporary)):
+        assert out.returncode == 2
+        assert "give --user NAME and TEXT2IMAGE_PASSWORD (TEXT2IMAGE_NEW_PASSWORD)" in out.stderr
+    assert not tokens_file(tmp_path).exists()
+
+
 def test_a_wrong_password_is_refused_and_nothing_is_kept(stack: SignedInStack, tmp_path: Path) -> None:
     out = login(stack, tmp_path, password="not-the-password")
     assert out.returncode == 1
