@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
@@ -187,6 +187,7 @@ class Api(Construct):
         default_num_images: int,
         logging: bool,
         user_pool: cognito.IUserPool | None,
+        client_id: str | None,
         history: lambda_.IFunction | None,
         preflight: bool,
     ) -> None:
@@ -199,7 +200,7 @@ class Api(Construct):
         super().__init__(scope, construct_id)
         assert (user_pool is None) == (history is None), "the history route exists exactly where sign-in does"
         self.api = self._build_rest_api(throttle_rate, throttle_burst, logging)
-        authorizer = self._build_authorizer(user_pool) if user_pool is not None else None
+        authorizer = self._build_authorizer(user_pool, client_id) if user_pool is not None and client_id is not None else None
         parts = self._build_route_parts(state_machine, default_num_images, api_key, authorizer)
         self._build_route(parts, SYNC_ROUTE, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
         self._build_route(parts, JOBS_ROUTE, "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
@@ -232,11 +233,18 @@ class Api(Construct):
             ),
         )
 
-    def _build_authorizer(self, user_pool: cognito.IUserPool) -> apigw.CognitoUserPoolsAuthorizer:
+    def _build_authorizer(self, user_pool: cognito.IUserPool, client_id: str) -> apigw.CognitoUserPoolsAuthorizer:
         """Cognito's ID tokens in the Authorization header (no OAuth scopes on the methods: API
         Gateway then takes an ID token, not an access token). No result cache: the check is
-        API Gateway's own (no Lambda to spare), and a cached answer would outlive a token's expiry."""
-        return apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.seconds(0))
+        API Gateway's own (no Lambda to spare), and a cached answer would outlive a token's expiry.
+        Only the stack's own client's tokens: for a COGNITO_USER_POOLS authorizer API Gateway
+        matches the token's ``aud`` against IdentityValidationExpression (API reference,
+        Authorizer.identityValidationExpression); without it any client of the pool would do."""
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=Duration.seconds(0))
+        resource = authorizer.node.default_child
+        assert isinstance(resource, apigw.CfnAuthorizer)
+        resource.identity_validation_expression = Fn.join("", ["^", client_id, "$"])  # a client id is letters and digits
+        return authorizer
 
     def _build_route_parts(self, state_machine: sfn.IStateMachine, default_num_images: int, api_key: bool, authorizer: apigw.IAuthorizer | None) -> _RouteParts:
         role = self._build_start_execution_role(state_machine)

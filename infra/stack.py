@@ -60,6 +60,7 @@ class Text2ImageStack(Stack):
             default_num_images=config.default_num_images,
             logging=config.api_logging,
             user_pool=auth.user_pool if auth is not None else None,
+            client_id=auth.client.user_pool_client_id if auth is not None else None,
             history=functions.history,
             preflight=bool(config.cors_origins),
         )

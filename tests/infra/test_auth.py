@@ -98,6 +98,9 @@ def test_every_signed_in_route_takes_the_cognito_authorizer_and_nothing_else_doe
     assert authorizer["Type"] == "COGNITO_USER_POOLS" and authorizer["ProviderARNs"] == [{"Fn::GetAtt": [pool_name, "Arn"]}]
     assert authorizer["IdentitySource"] == "method.request.header.Authorization"
     assert authorizer["AuthorizerResultTtlInSeconds"] == 0  # a cached answer would outlive the token
+    # Only this stack's client: API Gateway matches the ID token's aud against this expression.
+    ((client_name, _),) = of_type(stack_resources, "AWS::Cognito::UserPoolClient").items()
+    assert authorizer["IdentityValidationExpression"] == {"Fn::Join": ["", ["^", {"Ref": client_name}, "$"]]}
     declared = methods(stack_resources)
     assert set(SIGNED_IN_ROUTES) <= set(declared)
     for route, method in declared.items():
