@@ -13,9 +13,10 @@ from text2image.local.process import LocalStackProcess
 
 @pytest.fixture(scope="module")
 def slow_stack() -> Iterator[LocalStackProcess]:
-    # One endpoint, 1 s per image, calls of at most 2 images: 3 images are a call of images 0 and 1
-    # (written about 2 s after the start) and a call of image 2 (about 1 s later).
-    with LocalStackProcess("--endpoints", "1", "--latency", "1", "--images-per-call", "2") as running:
+    # One endpoint, 3 s per image, calls of at most 2 images: 3 images are a call of images 0 and 1
+    # (written about 6 s after the start) and a call of image 2 (about 3 s later). The page's polls
+    # back off to one every 2 s while nothing arrives, so the gap must be longer than that.
+    with LocalStackProcess("--endpoints", "1", "--latency", "3", "--images-per-call", "2") as running:
         yield running
 
 
@@ -26,9 +27,9 @@ def test_the_first_calls_images_are_visible_before_the_last_one(slow_stack: Loca
     page.get_by_role("button", name="Send").click()
     figures = page.locator("#images figure")
     expect(figures).to_have_count(3)
-    expect(figures.nth(0)).to_have_class("done", timeout=15_000)
-    expect(figures.nth(1)).to_have_class("done", timeout=15_000)
+    expect(figures.nth(0)).to_have_class("done", timeout=25_000)
+    expect(figures.nth(1)).to_have_class("done", timeout=1_000)  # the same call: at once (a poll after an arrival is 0.4 s)
     assert figures.nth(2).get_attribute("class") == "pending"
     expect(page.locator("#elapsed")).not_to_have_text("")
-    expect(figures.nth(2)).to_have_class("done", timeout=15_000)
-    expect(page.get_by_role("status")).to_contain_text("3 image(s) in", timeout=15_000)
+    expect(figures.nth(2)).to_have_class("done", timeout=25_000)
+    expect(page.get_by_role("status")).to_contain_text("3 image(s) in", timeout=25_000)
