@@ -26,6 +26,7 @@ from text2image.routes import (
     BEHAVIORS,
     CORS_ALLOW_HEADERS,
     CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
     CORS_MAX_AGE_SECONDS,
     DEFAULT_BEHAVIOR,
     READ_METHODS,
@@ -77,6 +78,7 @@ def api_headers_policy(scope: Construct, cors_origins: tuple[str, ...]) -> cloud
             access_control_allow_methods=[method.strip() for method in CORS_ALLOW_METHODS.split(",")],
             access_control_allow_headers=[header.strip() for header in CORS_ALLOW_HEADERS.split(",")],
             access_control_max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
+            access_control_expose_headers=[header.strip() for header in CORS_EXPOSE_HEADERS.split(",")],
             access_control_allow_credentials=False,  # the token travels in a header, never a cookie
             origin_override=True,
         ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from text2image.routes import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS
+from text2image.routes import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS
 
 # An origin as a browser sends it: scheme, host and optional port, lower case, nothing after.
 # Anything else ("https://example.org/", a path, "*") would never equal an Origin header, or would
@@ -34,4 +34,5 @@ def cors_headers(origin: str | None, allowed: Iterable[str]) -> dict[str, str]:
         "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
         "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
         "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+        "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
     }

@@ -78,6 +78,8 @@ PREFLIGHT_STATUS = 204
 CORS_ALLOW_METHODS = "GET, POST, OPTIONS"
 CORS_ALLOW_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE_SECONDS = 600
+# What a page on another origin may read beyond the safelisted headers: how long a 429 asks to wait.
+CORS_EXPOSE_HEADERS = "Retry-After"
 
 
 T = TypeVar("T")

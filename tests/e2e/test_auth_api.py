@@ -266,6 +266,7 @@ CORS = {
     "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
     "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
     "Access-Control-Max-Age": "600",
+    "Access-Control-Expose-Headers": "Retry-After",
 }
 
 

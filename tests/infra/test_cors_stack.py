@@ -55,6 +55,7 @@ def test_the_api_behaviours_add_the_cors_headers_of_the_listed_origins(created_t
     assert ", ".join(cors["AccessControlAllowMethods"]["Items"]) == local["Access-Control-Allow-Methods"]
     assert ", ".join(cors["AccessControlAllowHeaders"]["Items"]) == local["Access-Control-Allow-Headers"]
     assert str(cors["AccessControlMaxAgeSec"]) == local["Access-Control-Max-Age"]
+    assert ", ".join(cors["AccessControlExposeHeaders"]["Items"]) == local["Access-Control-Expose-Headers"]
 
 
 def test_the_api_behaviours_keep_the_security_headers_of_the_others(created_template: Template) -> None:

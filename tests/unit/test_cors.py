@@ -33,6 +33,7 @@ def test_a_listed_origin_gets_every_cors_header() -> None:
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
         "Access-Control-Allow-Headers": "Authorization, Content-Type",
         "Access-Control-Max-Age": "600",
+        "Access-Control-Expose-Headers": "Retry-After",  # a 429's wait, readable by the page
     }
 
 
