@@ -53,6 +53,8 @@ from text2image.local.process import LocalStackProcess
 
 planning = function_module("planning")
 
+# The stage's throttling is not what is measured here: lifted, as for the tests' bursts.
+UNTHROTTLED = ("--throttle-rate", "1000", "--throttle-burst", "1000")
 RESULTS = Path(__file__).parent / "results"
 IMAGES = (1, 2, 4, 8, 16)
 SIZE = {"width": 512, "height": 512}
@@ -198,7 +200,8 @@ def cost_rows(costs: Iterable[tuple[float, float]], endpoint_counts: Iterable[in
         for endpoints in endpoint_counts:
             cells: dict[tuple[int, int], Cell] = {}
             for mode in (PER_IMAGE, BATCHED):
-                args = ("--endpoints", str(endpoints), "--latency", str(latency), "--call-overhead", str(overhead), "--images-per-call", str(mode))
+                cost = ("--latency", str(latency), "--call-overhead", str(overhead))
+                args = ("--endpoints", str(endpoints), *cost, "--images-per-call", str(mode), *UNTHROTTLED)
                 with LocalStackProcess(*args) as process:
                     stack = stack_urls(process)
                     sync_request(stack.api, 1, 0)  # warm-up: imports, connections
@@ -280,7 +283,7 @@ def flat_rows(
     throughput_rows: list[dict[str, Any]] = []
     for latency in latencies:
         for endpoints in endpoint_counts:
-            with LocalStackProcess("--endpoints", str(endpoints), "--latency", str(latency)) as process:
+            with LocalStackProcess("--endpoints", str(endpoints), "--latency", str(latency), *UNTHROTTLED) as process:
                 stack = stack_urls(process)
                 sync_request(stack.api, 1, 0)  # warm-up: imports, connections
                 for images in image_counts:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from support import http
+from support import UNTHROTTLED, http
 
 from text2image.local.aws import USAGE_TABLE
 from text2image.local.process import LocalStackProcess
@@ -30,7 +30,7 @@ class SignedInStack:
 
     @classmethod
     def start(cls, *args: str) -> SignedInStack:
-        process = LocalStackProcess("--auth", "--retry-time-scale", "0.01", *args)
+        process = LocalStackProcess("--auth", "--retry-time-scale", "0.01", *UNTHROTTLED, *args)
         sign_in = re.search(r"sign-in\s+user (\S+), password (\S+)\s+\(user pool (\S+), client (\w+);", process.banner)
         aws = re.search(r"local AWS\s+(http://\S+)", process.banner)
         assert sign_in and aws, process.banner

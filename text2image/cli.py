@@ -71,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         help="sign-in as deployed: a Cognito user pool (moto) with a user whose password is printed, and the API takes only its ID tokens",
     )
     up.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="API requests per second, sustained (default: the deployed stage's, sized to cdk.json's endpoints)",
+    )
+    up.add_argument("--throttle-burst", type=int, default=None, metavar="B", help="API requests at once (default: the deployed stage's)")
+    up.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -164,7 +172,11 @@ def run_up(args: argparse.Namespace) -> int:
                 faults=tuple(args.fault),
                 retry_time_scale=args.retry_time_scale,
                 invocation_limit=args.invocation_limit,
-                gateway=GatewayConfig(cors_origins=tuple(args.cors_origin)),
+                gateway=GatewayConfig(
+                    cors_origins=tuple(args.cors_origin),
+                    **({} if args.throttle_rate is None else {"throttle_rate": args.throttle_rate}),
+                    **({} if args.throttle_burst is None else {"throttle_burst": args.throttle_burst}),
+                ),
                 auth=args.auth,
             )
         )
@@ -183,7 +195,8 @@ def run_up(args: argparse.Namespace) -> int:
     token_header = '-H "Authorization: $TOKEN" ' if stack.aws.user_pool else ""
     print(
         f"text2image local stack ready\n"
-        f"  web page + API   {stack.gateway.url}/   (POST /text2image)\n"
+        f"  web page + API   {stack.gateway.url}/   (POST /text2image; throttled at {stack.gateway.config.throttle_rate:g}/s, "
+        f"burst {stack.gateway.config.throttle_burst}, as the deployed stage)\n"
         f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}{batching}\n"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
         f"{sign_in_lines(stack)}"

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from jwts import claims_of, moto_pool_key, signed, unsigned
-from support import http, jpeg_dimensions
+from support import UNTHROTTLED, http, jpeg_dimensions
 
 from text2image.local.process import LocalStackProcess
 from text2image.routes import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, UNAUTHORIZED_MESSAGE
@@ -67,7 +67,7 @@ class SignedInStack:
 
 @pytest.fixture(scope="module")
 def signed_in() -> Iterator[SignedInStack]:
-    with LocalStackProcess("--auth", "--cors-origin", LISTED, "--retry-time-scale", "0.01") as running:
+    with LocalStackProcess("--auth", "--cors-origin", LISTED, "--retry-time-scale", "0.01", *UNTHROTTLED) as running:
         sign_in = re.search(r"sign-in\s+user (\S+), password (\S+)\s+\(user pool (\S+), client (\w+);", running.banner)
         aws = re.search(r"local AWS\s+(http://\S+)", running.banner)
         assert sign_in and aws, running.banner

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import http, jpeg_dimensions, post_json
+from support import UNTHROTTLED, http, jpeg_dimensions, post_json
 
 from text2image.local.process import LocalStackProcess
 
 
 @pytest.fixture(scope="module")
 def up() -> Iterator[LocalStackProcess]:
-    with LocalStackProcess("--endpoints", "2", "--retry-time-scale", "0.01") as running:
+    with LocalStackProcess("--endpoints", "2", "--retry-time-scale", "0.01", *UNTHROTTLED) as running:
         yield running
 
 

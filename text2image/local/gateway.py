@@ -69,6 +69,7 @@ from text2image.routes import (
     behavior_for,
 )
 from text2image.site import DEFAULT_PAGE, site_files
+from text2image.throttling import stage_throttle
 
 MAX_BODY_BYTES = 64 * 1024
 LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
@@ -90,11 +91,11 @@ Answer = tuple[int, Any, dict[str, str]]
 @dataclass(frozen=True)
 class GatewayConfig:
     sync_timeout: float = 29.0  # API Gateway's integration timeout
-    # Stage throttling with API Gateway's semantics, at the deployed stage's former fixed values:
-    # the deployed one is sized to cdk.json's GPUs (text2image/throttling.py: 1/s, burst 2), which
-    # the local endpoints are not, and the tests send bursts of API calls to `text2image up`.
-    throttle_rate: float = 10.0
-    throttle_burst: int = 20
+    # The deployed stage's throttling (cdk.json's, sized to its GPUs: text2image/throttling.py), so
+    # the local stack refuses what AWS would; `text2image up --throttle-rate/--throttle-burst` for
+    # demos and tests that send bursts.
+    throttle_rate: float = stage_throttle(_DEPLOYED).rate
+    throttle_burst: int = stage_throttle(_DEPLOYED).burst
     # What Prepare uses when a request names no num_images (the jobs route plans that many URLs).
     default_num_images: int = int(_DEPLOYED["defaultNumImages"])
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (text2image:corsOrigins)
