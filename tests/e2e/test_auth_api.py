@@ -233,6 +233,16 @@ def test_over_the_daily_quota_the_sync_route_answers_429_with_retry_after(signed
     assert signed_in.invocations() == before
 
 
+def test_signing_out_revokes_the_refresh_token(signed_in: SignedInStack) -> None:
+    """What the page's and the CLI's sign-out call: afterwards the refresh token gets no new tokens."""
+    cognito, refresh = signed_in.client("cognito-idp"), signed_in.sign_in()["RefreshToken"]
+    renew = {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": signed_in.client_id, "AuthParameters": {"REFRESH_TOKEN": refresh}}
+    assert "IdToken" in cognito.initiate_auth(**renew)["AuthenticationResult"]
+    cognito.revoke_token(Token=refresh, ClientId=signed_in.client_id)
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        cognito.initiate_auth(**renew)
+
+
 # -- my runs -------------------------------------------------------------------------------------
 
 

@@ -43,7 +43,30 @@ def new_password() -> str:
     return f"{secrets.token_urlsafe(15)}-Aa1"
 
 
+def bind_revoke_token() -> None:
+    """moto 5.2 has no RevokeToken (the page's and the CLI's sign-out call it; moto answered 500):
+    revoke a refresh token of the client as Cognito does, so that refreshing with it then fails
+    (``NotAuthorizedException``); a token Cognito does not know is answered 200, as RFC 7009 asks.
+    Bound only where moto lacks it (tests/e2e/test_auth_api.py checks the revocation)."""
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import EmptyResult
+
+    if hasattr(CognitoIdpResponse, "revoke_token"):
+        return
+
+    def revoke_token(self: CognitoIdpResponse) -> EmptyResult:
+        token, client_id = self._get_param("Token"), self._get_param("ClientId")
+        for pool in self.backend.user_pools.values():
+            issued = pool.refresh_tokens.get(token)
+            if issued is not None and issued[0] == client_id:
+                pool.refresh_tokens[token] = None  # what moto's own sign-out does to a refresh token
+        return EmptyResult()
+
+    CognitoIdpResponse.revoke_token = revoke_token  # type: ignore[attr-defined]
+
+
 def create_user_pool(cognito: Any, region: str) -> LocalUserPool:
+    bind_revoke_token()
     pool_id = cognito.create_user_pool(PoolName=POOL_NAME, AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]["Id"]
     client = cognito.create_user_pool_client(
         UserPoolId=pool_id,
