@@ -38,13 +38,13 @@ from text2image.site import DEFAULT_PAGE, GENERATED, invalidation_paths
 ALLOWED_METHODS = {ALL_METHODS: cloudfront.AllowedMethods.ALLOW_ALL, READ_METHODS: cloudfront.AllowedMethods.ALLOW_GET_HEAD}
 
 
-def behavior_options(behavior: Behavior, api_headers: cloudfront.IResponseHeadersPolicy) -> dict[str, Any]:
+def behavior_options(behavior: Behavior, cors_headers: cloudfront.IResponseHeadersPolicy) -> dict[str, Any]:
     """A behaviour of text2image/routes.py as CloudFront behaviour options (all but the origin).
-    ``api_headers``: the response headers policy of the API's behaviours."""
+    ``cors_headers``: the response headers policy of the behaviours that answer other origins."""
     found: dict[str, Any] = {
         "allowed_methods": ALLOWED_METHODS[behavior.methods],
         "cache_policy": cloudfront.CachePolicy.CACHING_OPTIMIZED if behavior.cached else cloudfront.CachePolicy.CACHING_DISABLED,
-        "response_headers_policy": api_headers if behavior.origin is Origin.API else cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        "response_headers_policy": cors_headers if behavior.cors else cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
         # A redirect would lose a POST's body: the API refuses plain HTTP instead.
         "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.HTTPS_ONLY
         if behavior.origin is Origin.API
@@ -59,8 +59,9 @@ def behavior_options(behavior: Behavior, api_headers: cloudfront.IResponseHeader
     return found
 
 
-def api_headers_policy(scope: Construct, cors_origins: tuple[str, ...]) -> cloudfront.IResponseHeadersPolicy:
-    """The security headers everywhere; for listed origins, the CORS headers on the API's answers.
+def cors_headers_policy(scope: Construct, cors_origins: tuple[str, ...]) -> cloudfront.IResponseHeadersPolicy:
+    """The security headers everywhere; for listed origins, the CORS headers on the answers of the
+    behaviours marked ``cors`` (the API's, and /config.json: where a page on another origin signs in).
 
     CloudFront adds a response headers policy's headers to every answer it forwards from the
     origin, errors included (API Gateway's 401, 400, 429, 502, 504), and its CORS headers only
@@ -112,7 +113,7 @@ class Cdn(Construct):
         """``discovery``: the document served as /config.json (text2image/discovery.py)."""
         super().__init__(scope, construct_id)
         origin_of = self._build_origins(bucket, api, api_stage)
-        self.distribution = self._build_distribution(origin_of, logs_bucket, api_headers_policy(self, cors_origins))
+        self.distribution = self._build_distribution(origin_of, logs_bucket, cors_headers_policy(self, cors_origins))
         self._build_list_bucket_grant(bucket)
         self.url = f"https://{self.distribution.distribution_domain_name}"
         self._build_public_base_url(public_base_url_parameter)
@@ -136,7 +137,7 @@ class Cdn(Construct):
         return {Origin.API: api_origin, Origin.SITE: site, Origin.OBJECTS: objects}
 
     def _build_distribution(
-        self, origin_of: dict[Origin, cloudfront.IOrigin], logs_bucket: s3.IBucket, api_headers: cloudfront.IResponseHeadersPolicy
+        self, origin_of: dict[Origin, cloudfront.IOrigin], logs_bucket: s3.IBucket, cors_headers: cloudfront.IResponseHeadersPolicy
     ) -> cloudfront.Distribution:
         distribution = cloudfront.Distribution(
             self,
@@ -147,7 +148,7 @@ class Cdn(Construct):
             enable_logging=True,
             log_bucket=logs_bucket,
             log_file_prefix="cloudfront/",
-            default_behavior=cloudfront.BehaviorOptions(origin=origin_of[DEFAULT_BEHAVIOR.origin], **behavior_options(DEFAULT_BEHAVIOR, api_headers)),
+            default_behavior=cloudfront.BehaviorOptions(origin=origin_of[DEFAULT_BEHAVIOR.origin], **behavior_options(DEFAULT_BEHAVIOR, cors_headers)),
             # "Not there yet" must not be cached: a job's images and manifest appear later.
             error_responses=[
                 cloudfront.ErrorResponse(http_status=403, ttl=Duration.seconds(0)),
@@ -156,7 +157,7 @@ class Cdn(Construct):
         )
         # One at a time, in the declaration's order: CloudFront applies the first that matches.
         for behavior in BEHAVIORS:
-            distribution.add_behavior(behavior.path_pattern, origin_of[behavior.origin], **behavior_options(behavior, api_headers))
+            distribution.add_behavior(behavior.path_pattern, origin_of[behavior.origin], **behavior_options(behavior, cors_headers))
         return distribution
 
     def _build_list_bucket_grant(self, bucket: s3.IBucket) -> None:

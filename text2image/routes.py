@@ -97,13 +97,17 @@ class Behavior:
     origin: Origin
     methods: frozenset[str]
     cached: bool
+    # Answers carry the CORS headers for the listed origins (text2image:corsOrigins): the API's,
+    # and /config.json, which a page on another origin reads to learn where to sign in.
+    cors: bool = False
 
 
 BEHAVIORS: tuple[Behavior, ...] = (
     # The exact path and what is under it, never a bare prefix: /text2image* would also take
     # the page's own /text2image.js, .css and .html.
-    Behavior("/text2image", Origin.API, ALL_METHODS, cached=False),
-    Behavior("/text2image/*", Origin.API, ALL_METHODS, cached=False),
+    Behavior("/text2image", Origin.API, ALL_METHODS, cached=False, cors=True),
+    Behavior("/text2image/*", Origin.API, ALL_METHODS, cached=False, cors=True),
+    Behavior("/config.json", Origin.SITE, READ_METHODS, cached=True, cors=True),
     Behavior("/images/*", Origin.OBJECTS, READ_METHODS, cached=True),
     # A manifest is polled until it exists: never cache it, nor its absence.
     Behavior("/requests/*", Origin.OBJECTS, READ_METHODS, cached=False),

@@ -321,6 +321,10 @@ def test_a_400_and_a_200_carry_them_too(signed_in: SignedInStack) -> None:
     assert cors_of(bad[1]) == cors_of(good[1]) == CORS
 
 
-def test_the_site_gets_no_cors_headers(signed_in: SignedInStack) -> None:
-    status, headers, _ = call(signed_in.url, "/config.json", origin=LISTED, method="GET")
-    assert status == 200 and cors_of(headers) == {}
+def test_config_json_tells_a_listed_origin_where_to_sign_in_and_the_page_files_get_no_cors(signed_in: SignedInStack) -> None:
+    status, headers, config = call(signed_in.url, "/config.json", origin=LISTED, method="GET")
+    assert status == 200 and cors_of(headers) == CORS and config["auth"]["clientId"] == signed_in.client_id
+    assert cors_of(call(signed_in.url, "/config.json", origin=UNLISTED, method="GET")[1]) == {}
+    request = urllib.request.Request(f"{signed_in.url}/text2image.js", headers={"Origin": LISTED})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and cors_of(dict(response.headers)) == {}

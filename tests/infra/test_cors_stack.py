@@ -14,6 +14,7 @@ from text2image.routes import API_ROUTES, BEHAVIORS, PREFLIGHT_STATUS, Origin
 ORIGINS = ["https://pages.example.org", "http://localhost:5173"]  # tests/conftest.py's corsOrigins
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # CloudFront's managed SecurityHeadersPolicy
 API_PATTERNS = [b.path_pattern for b in BEHAVIORS if b.origin is Origin.API]
+CORS_PATTERNS = [*API_PATTERNS, "/config.json"]  # where a page on another origin learns where to sign in
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -43,7 +44,7 @@ def test_the_api_behaviours_add_the_cors_headers_of_the_listed_origins(created_t
     ((name, policy),) = of_type(resources, "AWS::CloudFront::ResponseHeadersPolicy").items()
     found = behaviors(resources)
     for pattern, behavior in found.items():
-        expected = {"Ref": name} if pattern in API_PATTERNS else SECURITY_HEADERS
+        expected = {"Ref": name} if pattern in CORS_PATTERNS else SECURITY_HEADERS
         assert behavior["ResponseHeadersPolicyId"] == expected, pattern
     for pattern in API_PATTERNS:  # CloudFront lets OPTIONS through to the API
         assert "OPTIONS" in found[pattern]["AllowedMethods"], pattern

@@ -319,7 +319,7 @@ class Gateway(HTTPService):
     def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
         """One request as the edge answers it, with the CORS headers on the API's paths."""
         status, answer_headers, data = self.answer(method, path, headers, body, query)
-        if path in API_PATHS:
+        if behavior_for(path).cors:
             answer_headers.update(cors_headers(headers.get("Origin"), self.config.cors_origins))
         return status, answer_headers, data
 
