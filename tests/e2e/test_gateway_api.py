@@ -119,7 +119,7 @@ def test_the_page_is_served_at_the_root(clean_stack: LocalStack) -> None:
     assert status == 200 and headers["Content-Type"] == "text/html"
     assert b'src="text2image.js"' in body
     code, headers, script = http("GET", clean_stack.gateway.url + "/text2image.js", content_type=None)
-    assert code == 200 and headers["Content-Type"] == "text/javascript" and b'fetch("/text2image/jobs"' in script
+    assert code == 200 and headers["Content-Type"] == "text/javascript" and b'apiFetch("/text2image/jobs"' in script
 
 
 def test_throttling_answers_429_with_retry_after(clean_stack: LocalStack) -> None:
