@@ -57,7 +57,7 @@ def reserve(dynamodb: DynamoDBClient, table: str, sub: str, images: int, limit: 
             ExpressionAttributeValues={
                 ":n": {"N": str(images)},
                 ":room": {"N": str(limit - images)},
-                ":expires": {"N": str(int((resets + timedelta(days=1)).timestamp()))},
+                ":expires": {"N": str(int(resets.timestamp()))},
             },
             ReturnValues="UPDATED_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",

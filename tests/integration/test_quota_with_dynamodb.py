@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ def quota_count(stack: LocalStack, sub: str) -> int:
         TableName="text2image-usage", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"USER#{sub}"}}
     )["Items"]
     (item,) = items
-    assert item["sk"]["S"].startswith("QUOTA#") and int(item["expires_at"]["N"]) > 0
+    day = datetime.fromisoformat(item["sk"]["S"].removeprefix("QUOTA#")).replace(tzinfo=UTC)
+    assert int(item["expires_at"]["N"]) == int((day + timedelta(days=1)).timestamp())  # the TTL: the day's end
     return int(item["images"]["N"])
 
 
