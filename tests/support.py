@@ -23,10 +23,10 @@ EXECUTION_DEADLINE = 60.0
 CORPUS: dict[str, list[dict[str, Any]]] = json.loads((Path(__file__).parent / "data" / "requests.json").read_text(encoding="utf-8"))
 
 
-
 # `text2image up` throttles like the deployed stage (about 1 request/s); tests that send bursts of
 # API calls to one lift it, as the session stack's GatewayConfig does.
 UNTHROTTLED = ("--throttle-rate", "1000", "--throttle-burst", "1000")
+
 
 def run_workflow(stack: LocalStack, execution_input: Any, name: str | None = None, state_machine_arn: str | None = None) -> dict[str, Any]:
     """Start an execution and return its final description once it has ended."""
