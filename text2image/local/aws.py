@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ class LocalAWS:
         self.s3 = self.client("s3")
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
+        make_dynamodb_writes_atomic()
         create_usage_table(self.client("dynamodb"))
         if self.config.auth:
             self.user_pool = create_user_pool(self.client("cognito-idp"), REGION)
@@ -150,6 +152,29 @@ class LocalAWS:
         tells how); False if it is still running after ``timeout`` seconds or never started.
         The engine announces each end, so this wakes at once instead of polling."""
         return engine.wait_until_ended(execution_arn, timeout)
+
+
+_ATOMIC_WRITES = threading.Lock()
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """DynamoDB applies each write, its condition included, atomically: two conditional updates
+    of one item never both see its old value. moto's server runs requests on threads with no
+    such guarantee (two racing quota reservations were both let through on Python 3.13), so the
+    local stand-in serialises its item writes, as the service behaves. Idempotent."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_text2image_atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _ATOMIC_WRITES:
+                return _method(self, *args, **kwargs)
+
+        atomic._text2image_atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, atomic)
 
 
 def create_usage_table(dynamodb: Any) -> None:
