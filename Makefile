@@ -125,6 +125,7 @@ bench: install-python torch
 	$(UV) run python bench/load.py
 	$(UV) run python bench/coldstart.py
 	$(UV) run python bench/batching.py
+	$(UV) run python bench/cost.py
 
 clean:
 	rm -rf .venv node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache test-output
