@@ -31,6 +31,8 @@ ENDPOINT_PRESETS = ("diffusers", "custom")
 AUTH_MODES = ("cognito", "none")
 # An e-mail domain as the part after "@": labels of letters, digits and inner hyphens, a dot between.
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# One address for the alarms' subscription: a local part without spaces or a second "@", then a domain as above.
+_EMAIL = re.compile(r"[^@\s,;]+@" + _DOMAIN.pattern, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class StackConfig:
     endpoint_instance_count: int
     endpoint_max_instances: int
     endpoint_target_invocations_per_instance: int
+    alarm_email: str  # the address the alarms' topic mails; "" = no subscription (infra/observability.py)
 
     @property
     def signed_in(self) -> bool:
@@ -117,6 +120,7 @@ class StackConfig:
             endpoint_instance_count=int(get("endpointInstanceCount")),
             endpoint_max_instances=int(get("endpointMaxInstances")),
             endpoint_target_invocations_per_instance=int(get("endpointTargetInvocationsPerInstance")),
+            alarm_email=str(get("alarmEmail")).strip(),
         )
         config.check()
         return config
@@ -145,6 +149,8 @@ class StackConfig:
             problems.append(f"workflowLogLevel must be one of {_WORKFLOW_LOG_LEVELS}")
         if self.image_retention_days < 1:
             problems.append("imageRetentionDays must be at least 1")
+        if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
+            problems.append(f"alarmEmail must be one e-mail address such as ops@example.org (or empty for no subscription), not {self.alarm_email!r}")
         problems += self._access_problems()
         if self.create_endpoints:
             problems += self._endpoint_problems()

@@ -21,6 +21,8 @@ from text2image.manifest import COLLECT, HISTORY, INVOKE_ENDPOINT, LAMBDA_PYTHON
 # (CDK's own Runtime object: an AttributeError here means this CDK does not know it).
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON.replace(".", "_"))
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Where the functions' Powertools metrics go (infra/observability.py charts and alarms on them).
+METRICS_NAMESPACE = SERVICE_NAME = "text2image"
 
 
 def endpoint_arn(stack: Stack, name: str) -> str:
@@ -67,8 +69,8 @@ class Functions(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn(stack, config.powertools_layer_version, config.powertools_layer_arn))
         common_env = {
             "BUCKET_NAME": bucket.bucket_name,
-            "POWERTOOLS_SERVICE_NAME": "text2image",
-            "POWERTOOLS_METRICS_NAMESPACE": "text2image",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": config.log_level,
         }
         planning_env = {

@@ -15,6 +15,7 @@ from infra.endpoints import Endpoints
 from infra.events import Events
 from infra.functions import Functions
 from infra.nag import acknowledge, as_nag_prints
+from infra.observability import Observability
 from infra.regions import check_region
 from infra.storage import Storage
 from infra.workflow import Workflow
@@ -79,9 +80,21 @@ class Text2ImageStack(Stack):
         # URL through a stage variable (the stage depends on the distribution, which depends on
         # the REST API's id, not on its stage: no cycle; tests/infra checks the graph).
         api.set_public_base_url(cdn.url)
-        Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
+        events = Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
+        observability = Observability(
+            self,
+            "Observability",
+            endpoints=config.endpoint_names,
+            created_endpoints=config.create_endpoints,
+            alarm_email=config.alarm_email,
+            state_machine=workflow.state_machine,
+            stage=api.api.deployment_stage,
+            dead_letters=events.dead_letters,
+        )
         acknowledge_cdk_helpers(self)
         self._build_outputs(cdn, api, workflow, storage, auth)
+        CfnOutput(self, "DashboardUrl", value=observability.dashboard_url, description="the CloudWatch dashboard")
+        CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn, description="the alarms' SNS topic (text2image:alarmEmail subscribes an address)")
 
     def _build_outputs(self, cdn: Cdn, api: Api, workflow: Workflow, storage: Storage, auth: Auth | None) -> None:
         CfnOutput(self, "WebUrl", value=f"{cdn.url}/", description="the page")

@@ -99,6 +99,8 @@ CREATED_ENDPOINTS = {
     # Sign-in's options too: self sign-up for a domain (the pre sign-up trigger), pages on other origins.
     "text2image:signUpDomains": "example.org",
     "text2image:corsOrigins": "https://pages.example.org,http://localhost:5173",
+    # The alarms' topic mails this address (infra/observability.py); the default stack subscribes none.
+    "text2image:alarmEmail": "ops@example.org",
 }
 
 
