@@ -17,6 +17,8 @@ from support import UNTHROTTLED, http
 from text2image.local.aws import USAGE_TABLE
 from text2image.local.process import LocalStackProcess
 
+STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:text2image"
+
 
 @dataclass
 class SignedInStack:
@@ -53,16 +55,34 @@ class SignedInStack:
             cognito.admin_set_user_password(UserPoolId=self.pool_id, Username=username, Password=password, Permanent=True)
         return username, password
 
-    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+    def sign_in(self, username: str | None = None, password: str | None = None, client_id: str | None = None) -> dict[str, Any]:
+        """InitiateAuth's whole answer (its AuthenticationResult, or a challenge) for a user, the
+        banner's by default."""
         answer: dict[str, Any] = self.client("cognito-idp").initiate_auth(
-            AuthFlow="USER_PASSWORD_AUTH", ClientId=self.client_id, AuthParameters={"USERNAME": username, "PASSWORD": password}
+            AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=client_id or self.client_id,
+            AuthParameters={"USERNAME": username or self.username, "PASSWORD": password or self.password},
         )
         return answer
+
+    def tokens(self, username: str | None = None, password: str | None = None, client_id: str | None = None) -> dict[str, str]:
+        """The tokens of a user whose password is permanent."""
+        tokens: dict[str, str] = self.sign_in(username, password, client_id)["AuthenticationResult"]
+        return tokens
 
     def invocations(self) -> int:
         """Endpoint calls so far, over every endpoint (the endpoint server's test hook)."""
         _, _, body = http("GET", f"{self.url}/_local/stats", content_type=None)
         return sum(endpoint["invocations"] for endpoint in json.loads(body)["endpoints"].values())
+
+    def executions(self) -> int:
+        """Executions started so far (the local Step Functions)."""
+        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=STATE_MACHINE)
+        return sum(len(page["executions"]) for page in pages)
+
+    def execution_input(self, request_id: str) -> Any:
+        arn = f"{STATE_MACHINE.replace(':stateMachine:', ':execution:')}:{request_id}"
+        return json.loads(self.client("stepfunctions").describe_execution(executionArn=arn)["input"])
 
     def use_up_quota(self, username: str, images: int = 200) -> None:
         """The user's images of today counted as ``images`` (the quota item Prepare updates, keyed

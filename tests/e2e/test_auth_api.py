@@ -5,74 +5,30 @@ run's input, and the quota's 429. Its own process: LocalAWS is one per process."
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from jwts import claims_of, moto_pool_key, signed, unsigned
-from support import UNTHROTTLED, http, jpeg_dimensions
+from signed_in import SignedInStack
+from support import http, jpeg_dimensions
 
-from text2image.local.process import LocalStackProcess
 from text2image.routes import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, UNAUTHORIZED_MESSAGE
 
 LISTED = "https://pages.example.org"
 UNLISTED = "https://elsewhere.example.org"
 UNAUTHORIZED = {"error": "Unauthorized", "message": UNAUTHORIZED_MESSAGE}
-STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:text2image"
 OTHER_POOL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"  # moto signs every pool's tokens with one key
 SMALL = {"text": "a small red cube", "num_images": 2, "width": 256, "height": 256}
 
 
-@dataclass
-class SignedInStack:
-    process: LocalStackProcess
-    url: str
-    aws_url: str
-    pool_id: str
-    client_id: str
-    username: str
-    password: str
-
-    def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service, endpoint_url=self.aws_url, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
-        )
-
-    def sign_in(self, username: str | None = None, password: str | None = None, client_id: str | None = None) -> dict[str, str]:
-        answer = self.client("cognito-idp").initiate_auth(
-            AuthFlow="USER_PASSWORD_AUTH",
-            ClientId=client_id or self.client_id,
-            AuthParameters={"USERNAME": username or self.username, "PASSWORD": password or self.password},
-        )
-        tokens: dict[str, str] = answer["AuthenticationResult"]
-        return tokens
-
-    def invocations(self) -> int:
-        _, _, body = http("GET", f"{self.url}/_local/stats", content_type=None)
-        return sum(endpoint["invocations"] for endpoint in json.loads(body)["endpoints"].values())
-
-    def executions(self) -> int:
-        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=STATE_MACHINE)
-        return sum(len(page["executions"]) for page in pages)
-
-    def execution_input(self, request_id: str) -> Any:
-        arn = f"{STATE_MACHINE.replace(':stateMachine:', ':execution:')}:{request_id}"
-        return json.loads(self.client("stepfunctions").describe_execution(executionArn=arn)["input"])
-
-
 @pytest.fixture(scope="module")
 def signed_in() -> Iterator[SignedInStack]:
-    with LocalStackProcess("--auth", "--cors-origin", LISTED, "--retry-time-scale", "0.01", *UNTHROTTLED) as running:
-        sign_in = re.search(r"sign-in\s+user (\S+), password (\S+)\s+\(user pool (\S+), client (\w+);", running.banner)
-        aws = re.search(r"local AWS\s+(http://\S+)", running.banner)
-        assert sign_in and aws, running.banner
-        username, password, pool_id, client_id = sign_in.groups()
-        yield SignedInStack(running, running.url, aws.group(1), pool_id, client_id, username, password)
+    running = SignedInStack.start("--cors-origin", LISTED)
+    with running.process:
+        yield running
 
 
 def call(url: str, route: str, token: str | None = None, origin: str | None = None, body: Any = SMALL, method: str = "POST") -> tuple[int, dict[str, str], Any]:
@@ -92,7 +48,7 @@ def call(url: str, route: str, token: str | None = None, origin: str | None = No
 
 def test_the_banner_names_a_user_who_signs_in_with_the_printed_password(signed_in: SignedInStack) -> None:
     assert signed_in.username == "demo" and len(signed_in.password) >= 12
-    tokens = signed_in.sign_in()
+    tokens = signed_in.tokens()
     assert claims_of(tokens["IdToken"])["cognito:username"] == "demo"
     assert claims_of(tokens["IdToken"])["token_use"] == "id"
 
@@ -147,14 +103,14 @@ def other_client_token(stack: SignedInStack) -> str:
     other = stack.client("cognito-idp").create_user_pool_client(
         UserPoolId=stack.pool_id, ClientName="other", GenerateSecret=False, ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     )
-    return stack.sign_in(client_id=other["UserPoolClient"]["ClientId"])["IdToken"]
+    return stack.tokens(client_id=other["UserPoolClient"]["ClientId"])["IdToken"]
 
 
 def forged(claims_change: dict[str, Any], key: Any = None) -> Any:
     def make(stack: SignedInStack) -> str:
         from joserfc.jwk import RSAKey
 
-        claims = claims_of(stack.sign_in()["IdToken"]) | claims_change
+        claims = claims_of(stack.tokens()["IdToken"]) | claims_change
         return signed(claims, key or RSAKey.generate_key(2048))
 
     return make
@@ -164,10 +120,10 @@ BAD_TOKENS = {
     "none": lambda stack: None,
     "malformed": lambda stack: "not.a-jwt",
     "another key": forged({}),
-    "alg none": lambda stack: unsigned(claims_of(stack.sign_in()["IdToken"])),
-    "expired": lambda stack: signed(claims_of(stack.sign_in()["IdToken"]) | {"exp": int(time.time()) - 5}, moto_pool_key()),
-    "another pool": lambda stack: signed(claims_of(stack.sign_in()["IdToken"]) | {"iss": OTHER_POOL}, moto_pool_key()),
-    "an access token": lambda stack: stack.sign_in()["AccessToken"],
+    "alg none": lambda stack: unsigned(claims_of(stack.tokens()["IdToken"])),
+    "expired": lambda stack: signed(claims_of(stack.tokens()["IdToken"]) | {"exp": int(time.time()) - 5}, moto_pool_key()),
+    "another pool": lambda stack: signed(claims_of(stack.tokens()["IdToken"]) | {"iss": OTHER_POOL}, moto_pool_key()),
+    "an access token": lambda stack: stack.tokens()["AccessToken"],
     "another client": other_client_token,
     "Bearer and another key": lambda stack: "Bearer " + forged({})(stack),
 }
@@ -175,7 +131,7 @@ BAD_TOKENS = {
 
 def test_the_pool_key_makes_tokens_the_gateway_accepts(signed_in: SignedInStack) -> None:
     """The forged tokens below fail for what they change, not for the key they are signed with."""
-    token = signed(claims_of(signed_in.sign_in()["IdToken"]), moto_pool_key())
+    token = signed(claims_of(signed_in.tokens()["IdToken"]), moto_pool_key())
     assert call(signed_in.url, "/text2image", token)[0] == 200
 
 
@@ -200,7 +156,7 @@ def test_the_token_is_checked_before_the_body(signed_in: SignedInStack) -> None:
 
 @pytest.mark.parametrize("scheme", ["", "Bearer "], ids=["raw", "bearer"])
 def test_a_signed_in_caller_gets_images_and_the_run_names_them(signed_in: SignedInStack, scheme: str) -> None:
-    token = signed_in.sign_in()["IdToken"]
+    token = signed_in.tokens()["IdToken"]
     status, _, answer = call(signed_in.url, "/text2image", scheme + token)
     assert status == 200, answer
     urls = json.loads(answer["body"])
@@ -210,7 +166,7 @@ def test_a_signed_in_caller_gets_images_and_the_run_names_them(signed_in: Signed
 
 
 def test_a_signed_in_job_starts_with_the_caller(signed_in: SignedInStack) -> None:
-    token = signed_in.sign_in()["IdToken"]
+    token = signed_in.tokens()["IdToken"]
     status, _, job = call(signed_in.url, "/text2image/jobs", token)
     assert status == 202, job
     assert signed_in.execution_input(job["request_id"]) == {"request": SMALL, "caller": {"sub": claims_of(token)["sub"], "username": "demo"}}
@@ -222,7 +178,7 @@ def test_over_the_daily_quota_the_sync_route_answers_429_with_retry_after(signed
     cognito = signed_in.client("cognito-idp")
     cognito.admin_create_user(UserPoolId=signed_in.pool_id, Username="quota-user", MessageAction="SUPPRESS")
     cognito.admin_set_user_password(UserPoolId=signed_in.pool_id, Username="quota-user", Password="Quota-user-1234", Permanent=True)
-    token = signed_in.sign_in("quota-user", "Quota-user-1234")["IdToken"]
+    token = signed_in.tokens("quota-user", "Quota-user-1234")["IdToken"]
     request = SMALL | {"num_images": 16}
     for _ in range(12):
         assert call(signed_in.url, "/text2image", token, body=request)[0] == 200
@@ -235,7 +191,7 @@ def test_over_the_daily_quota_the_sync_route_answers_429_with_retry_after(signed
 
 def test_signing_out_revokes_the_refresh_token(signed_in: SignedInStack) -> None:
     """What the page's and the CLI's sign-out call: afterwards the refresh token gets no new tokens."""
-    cognito, refresh = signed_in.client("cognito-idp"), signed_in.sign_in()["RefreshToken"]
+    cognito, refresh = signed_in.client("cognito-idp"), signed_in.tokens()["RefreshToken"]
     renew = {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": signed_in.client_id, "AuthParameters": {"REFRESH_TOKEN": refresh}}
     assert "IdToken" in cognito.initiate_auth(**renew)["AuthenticationResult"]
     cognito.revoke_token(Token=refresh, ClientId=signed_in.client_id)
@@ -250,7 +206,7 @@ def test_my_runs_lists_a_signed_in_callers_runs_newest_first(signed_in: SignedIn
     cognito = signed_in.client("cognito-idp")
     cognito.admin_create_user(UserPoolId=signed_in.pool_id, Username="history-user", MessageAction="SUPPRESS")
     cognito.admin_set_user_password(UserPoolId=signed_in.pool_id, Username="history-user", Password="History-user-1234", Permanent=True)
-    token = signed_in.sign_in("history-user", "History-user-1234")["IdToken"]
+    token = signed_in.tokens("history-user", "History-user-1234")["IdToken"]
     firsts = [call(signed_in.url, "/text2image", token, body=SMALL | {"text": f"run {n}", "seed": n})[2] for n in (1, 2)]
     status, _, page = call(signed_in.url, "/text2image/history?limit=1", token, method="GET")
     assert status == 200 and [run["request_id"] for run in page["runs"]] == [firsts[1]["request_id"]]
@@ -259,12 +215,12 @@ def test_my_runs_lists_a_signed_in_callers_runs_newest_first(signed_in: SignedIn
     assert run["images"] == json.loads(firsts[1]["body"]) and run["manifest"].endswith(f"/requests/{firsts[1]['request_id']}.json")
     status, _, rest = call(signed_in.url, f"/text2image/history?limit=1&cursor={page['next']}", token, method="GET")
     assert status == 200 and [r["request_id"] for r in rest["runs"]] == [firsts[0]["request_id"]]
-    assert call(signed_in.url, "/text2image/history", signed_in.sign_in()["IdToken"], method="GET")[2]["runs"] != page["runs"]  # demo's own
+    assert call(signed_in.url, "/text2image/history", signed_in.tokens()["IdToken"], method="GET")[2]["runs"] != page["runs"]  # demo's own
 
 
 def test_my_runs_needs_a_token_and_a_good_query(signed_in: SignedInStack) -> None:
     assert call(signed_in.url, "/text2image/history", None, method="GET")[:3:2] == (401, UNAUTHORIZED)
-    status, _, answer = call(signed_in.url, "/text2image/history?limit=0", signed_in.sign_in()["IdToken"], method="GET")
+    status, _, answer = call(signed_in.url, "/text2image/history?limit=0", signed_in.tokens()["IdToken"], method="GET")
     assert status == 400 and answer["field"] == "limit"
 
 
@@ -314,7 +270,7 @@ def test_a_401_carries_the_cors_headers_for_a_listed_origin_only(signed_in: Sign
 
 
 def test_a_400_and_a_200_carry_them_too(signed_in: SignedInStack) -> None:
-    token = signed_in.sign_in()["IdToken"]
+    token = signed_in.tokens()["IdToken"]
     bad = call(signed_in.url, "/text2image", token, LISTED, body={"text": "a", "width": 7})
     good = call(signed_in.url, "/text2image/jobs", token, LISTED)
     assert (bad[0], good[0]) == (400, 202)
