@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         "model-artifact": run_model_artifact,
         "tiny-pipeline": run_tiny_pipeline,
     }
-    return commands_run[args.command](args)
+    try:
+        return commands_run[args.command](args)
+    except CommandFailed:
+        return 1
 
 
 def run_model_artifact(args: argparse.Namespace) -> int:
@@ -282,27 +287,34 @@ def run_logout(args: argparse.Namespace) -> int:
     return 0
 
 
-def signed_in_call_failed(api: str, exc: ApiCallFailed) -> None:
-    """An API error on stderr; a 401 says how to sign in."""
-    print(f"\r{exc}", file=sys.stderr)
-    if exc.status == 401:
-        print(f"sign in first: text2image login --api {api}", file=sys.stderr)
-    for error in exc.body.get("errors", []):
-        print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+class CommandFailed(Exception):
+    """A command's failure, already told on stderr: its exit status is 1."""
+
+
+@contextmanager
+def api_call(api: str) -> Iterator[None]:
+    """A signed-in command's call to the API: not signed in, an API error (a 401 says how to sign
+    in) or an unreachable API is told on stderr and ends the command with ``CommandFailed``."""
+    try:
+        yield
+    except NotSignedIn as exc:
+        print(exc, file=sys.stderr)
+        raise CommandFailed from None
+    except ApiCallFailed as exc:
+        print(f"\r{exc}", file=sys.stderr)
+        if exc.status == 401:
+            print(f"sign in first: text2image login --api {api}", file=sys.stderr)
+        for error in exc.body.get("errors", []):
+            print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+        raise CommandFailed from None
+    except OSError as exc:
+        print(f"\rcannot reach the API at {api}: {exc}", file=sys.stderr)
+        raise CommandFailed from None
 
 
 def run_history(args: argparse.Namespace) -> int:
-    try:
+    with api_call(args.api):
         page = history(args.api, id_token(args.api, TokenStore()), args.limit, args.cursor)
-    except NotSignedIn as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except ApiCallFailed as exc:
-        signed_in_call_failed(args.api, exc)
-        return 1
-    except OSError as exc:
-        print(f"cannot reach the API at {args.api}: {exc}", file=sys.stderr)
-        return 1
     for run in page["runs"]:
         print(run_lines(run))
     if not page["runs"]:
@@ -324,18 +336,9 @@ def run_lines(run: dict[str, Any]) -> str:
 def run_generate(args: argparse.Namespace) -> int:
     fields = ("num_images", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed")
     request: dict[str, Any] = {"text": args.prompt, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None}}
-    try:
+    with api_call(args.api):
         token = id_token(args.api, TokenStore())
         outcome, folder = (generate_sync if args.sync else generate_job)(args.api, request, args.out, token)
-    except NotSignedIn as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except ApiCallFailed as exc:
-        signed_in_call_failed(args.api, exc)
-        return 1
-    except OSError as exc:
-        print(f"\rcannot reach the API at {args.api}: {exc}", file=sys.stderr)
-        return 1
     if outcome is None:
         print(f"no result after the workflow's time limit; what arrived is in {folder}", file=sys.stderr)
         return 1
