@@ -113,7 +113,9 @@ def watched(alarm: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, dic
         return None, [(alarm["Namespace"], alarm["MetricName"], dims, alarm["Period"])]
     expressions = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
     stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
-    metrics = [(s["Metric"]["Namespace"], s["Metric"]["MetricName"], {d["Name"]: rendered(d["Value"]) for d in s["Metric"]["Dimensions"]}, s["Period"]) for s in stats]
+    metrics = [
+        (s["Metric"]["Namespace"], s["Metric"]["MetricName"], {d["Name"]: rendered(d["Value"]) for d in s["Metric"]["Dimensions"]}, s["Period"]) for s in stats
+    ]
     return (expressions[0] if expressions else None), metrics
 
 
@@ -177,7 +179,7 @@ def test_the_failure_lines_are_the_errors_invoke_endpoint_counts() -> None:
     (handler,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "handler"]
     caught = [h.type for node in ast.walk(handler) if isinstance(node, ast.Try) for h in node.handlers]
     (errors,) = [tuple(elt.id for elt in t.elts) for t in caught if isinstance(t, ast.Tuple)]  # type: ignore[attr-defined]
-    assert errors == INVOCATION_ERRORS
+    assert errors == INVOCATION_ERRORS, "infra/observability.py's INVOCATION_ERRORS must list the errors InvokeEndpoint counts by name"
 
 
 @pytest.mark.parametrize("address", ["ops", "ops@example.org,dev@example.org", "ops @example.org", "ops@localhost"])
