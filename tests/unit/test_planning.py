@@ -114,6 +114,13 @@ def test_images_per_call_fits_the_endpoints_limits(limits: CallLimits, width: in
     assert limits.per_call(width, height) == per_call
 
 
+def test_call_limits_cannot_be_changed_after_the_cold_start() -> None:
+    limits = CallLimits(images_per_call=0, max_images=16, max_pixels=512 * 512)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.max_images = 64  # type: ignore[misc]
+    assert limits.max_images == 16
+
+
 def test_an_image_larger_than_a_call_may_carry_is_refused() -> None:
     with pytest.raises(ValueError, match=re.escape("768x512 = 393216 pixels is over the endpoints' 262144 pixels per call")):
         CallLimits(images_per_call=0, max_images=16, max_pixels=512 * 512).per_call(768, 512)
