@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from run_page import BadQuery, decode_cursor, encode_cursor, page_of, parse_limit, run_of
+from run_page import BadQuery, decode_cursor, encode_cursor, page_of, parse_limit, run_of, user_key
 
 ITEM: dict[str, Any] = {
     "pk": "USER#u-1",
@@ -56,6 +56,7 @@ def test_a_bad_limit_is_refused_by_name(text: str) -> None:
     with pytest.raises(BadQuery) as raised:
         parse_limit(text)
     assert raised.value.field == "limit" and "1..50" in raised.value.reason
+    assert str(raised.value) == f"limit: must be a whole number in 1..50, not {text!r}"  # the 400's message
 
 
 @pytest.mark.parametrize("cursor", ["%%%", encode_cursor("QUOTA#2026-11-26"), encode_cursor("USER#other"), "", "gA"])
@@ -67,3 +68,15 @@ def test_a_cursor_this_route_did_not_hand_out_is_refused(cursor: str) -> None:
 
 def test_no_cursor_starts_at_the_newest() -> None:
     assert decode_cursor(None) is None
+
+
+def test_a_cursor_reads_back_whatever_the_length_of_its_request_id() -> None:
+    """The cursor drops base64's padding: one run's sort key needs none, the next one "=" or "==".
+    Request ids are 1 to 80 characters (sources.py's safe id)."""
+    for length in range(1, 81):
+        sort_key = f"RUN#2026-11-26T10:00:00.000Z#{'r' * length}"
+        assert decode_cursor(encode_cursor(sort_key)) == sort_key
+
+
+def test_the_history_reads_the_partition_the_other_functions_write() -> None:
+    assert user_key("abc") == "USER#abc"
