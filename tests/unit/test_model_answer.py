@@ -127,6 +127,13 @@ def test_standalone_markers_have_no_length_and_are_stepped_over(marker: int) -> 
     assert jpeg_size(SOI + bytes([0xFF, marker]) + frame(72, 56)) == (72, 56)
 
 
+def test_a_second_start_of_image_is_no_marker_to_step_over() -> None:
+    """libjpeg refuses a repeated SOI (jdmarker.c: JERR_SOI_DUPLICATE, "two SOI markers"): such an
+    answer is refused, not read as a JPEG whose second SOI stands alone like a restart marker."""
+    with pytest.raises(ValueError):
+        jpeg_size(SOI + SOI + frame(64, 64))
+
+
 def test_fill_bytes_before_a_marker_are_skipped() -> None:
     assert jpeg_size(SOI + b"\xff\xff\xff" + frame(96, 64)) == (96, 64)
     assert jpeg_size(SOI + segment(0xE0, b"JFIF\x00") + b"\xff" + frame(64, 96)) == (64, 96)
