@@ -80,8 +80,8 @@ def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return buffer
 
 
-def run(*lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None) -> Any:
-    event: CollectInput = {"plan": {"request_id": request_id, "request": REQUEST, "caller": caller}, "results": list(lanes), "started": STARTED}
+def run(*lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None, request: dict[str, Any] = REQUEST) -> Any:
+    event: CollectInput = {"plan": {"request_id": request_id, "request": request, "caller": caller}, "results": list(lanes), "started": STARTED}
     return collect.handler(event, LambdaContext("collect"))
 
 
@@ -122,6 +122,20 @@ def test_a_signed_in_run_goes_to_its_users_history_after_the_manifest(
         "errors": 1,
         "manifest": f"{base}/requests/col-1.json",
         "expires_at": int(datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp()),  # 7 days after the start
+    }
+
+
+def test_a_stored_request_keeps_its_fractional_numbers_exactly(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB takes no float: a normalized request's guidance_scale goes in as the Decimal of what was written."""
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    collect.get_settings.cache_clear()
+    request = {"text": "un café", "num_images": 3, "width": 768, "guidance_scale": 7.1, "seed": 42}
+    run([MADE], caller={"sub": "u-1", "username": "ana"}, request=request)
+    (put,) = dynamodb.puts
+    assert put["Item"]["request"] == {
+        "M": {"text": {"S": "un café"}, "num_images": {"N": "3"}, "width": {"N": "768"}, "guidance_scale": {"N": "7.1"}, "seed": {"N": "42"}}
     }
 
 
