@@ -54,6 +54,4 @@ def _decimals(value: Any) -> Any:
         return Decimal(str(value))
     if isinstance(value, dict):
         return {key: _decimals(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decimals(item) for item in value]
     return value

@@ -9,6 +9,7 @@ pass the quota cannot both be let through. The item expires a day after its day 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -84,5 +85,5 @@ def refusal(used: int | None, images: int, limit: int, resets: datetime, now: da
         "error": "QuotaExceeded",
         "message": f"daily quota of {limit} images: {spent}{images} asked; resets at {resets_at}",
         "resets_at": resets_at,
-        "retry_after": max(1, int((resets - now).total_seconds() + 0.999)),
+        "retry_after": max(1, math.ceil((resets - now).total_seconds())),
     }

@@ -102,3 +102,9 @@ def test_any_other_dynamodb_error_is_no_refusal_and_goes_on_as_it_is(code: str) 
     with pytest.raises(ClientError) as raised:
         reserve(FakeDynamoDB(error), "usage", "u-1", 1, 10, NOW)  # type: ignore[arg-type]
     assert raised.value is error
+
+
+def test_retry_after_rounds_any_part_of_a_second_up() -> None:
+    resets = datetime(2026, 11, 27, tzinfo=UTC)
+    assert refusal(None, 1, 1, resets, resets - timedelta(seconds=3600, microseconds=500))["retry_after"] == 3601
+    assert refusal(None, 1, 1, resets, resets - timedelta(seconds=3600))["retry_after"] == 3600
