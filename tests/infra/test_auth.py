@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 from infra_synth import Synth
+from template_queries import of_type, resource_path
 
 from infra.auth import Auth
 from text2image.discovery import CONFIG_FILE, CognitoAuth, config_document
@@ -23,20 +24,9 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
-
-
 def user_pool(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ((name, props),) = of_type(resources, "AWS::Cognito::UserPool").items()
     return name, props
-
-
-def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
-    if "Fn::GetAtt" in reference:  # the API's root resource
-        return ""
-    props = resources[reference["Ref"]]["Properties"]
-    return f"{resource_path(resources, props['ParentId'])}/{props['PathPart']}"
 
 
 def methods(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

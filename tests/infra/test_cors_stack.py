@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk.assertions import Template
+from template_queries import of_type, resource_path
 
 from text2image.cors import cors_headers
 from text2image.routes import API_ROUTES, BEHAVIORS, PREFLIGHT_STATUS, Origin
@@ -17,21 +18,10 @@ API_PATTERNS = [b.path_pattern for b in BEHAVIORS if b.origin is Origin.API]
 CORS_PATTERNS = [*API_PATTERNS, "/config.json"]  # where a page on another origin learns where to sign in
 
 
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
-
-
 def behaviors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     (distribution,) = of_type(resources, "AWS::CloudFront::Distribution").values()
     config = distribution["DistributionConfig"]
     return {**{b["PathPattern"]: b for b in config["CacheBehaviors"]}, "*": config["DefaultCacheBehavior"]}
-
-
-def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
-    if "Fn::GetAtt" in reference:
-        return ""
-    props = resources[reference["Ref"]]["Properties"]
-    return f"{resource_path(resources, props['ParentId'])}/{props['PathPart']}"
 
 
 def preflights(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -9,16 +9,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import App
+from template_queries import of_type
 
 from infra.config import StackConfig
 from infra.observability import INVOCATION_ERRORS, RUN_METRICS
 from text2image.manifest import INVOKE_ENDPOINT
 
 ENDPOINTS = {"default": ["sd-1", "sd-2"], "created": ["gen-a", "gen-b"]}
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
 
 
 def rendered(value: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 from openapi_schema_validator import OAS30Validator
+from template_queries import of_type, resource_path
 
 from text2image.openapi import document, document_bytes
 from text2image.routes import API_ROUTES, UNDECLARED_ROUTE_STATUS
@@ -27,18 +28,6 @@ def documented(method: str, path: str) -> dict[str, Any]:
 def body_validator(answer: dict[str, Any]) -> OAS30Validator:
     """A validator of the answer's JSON body, its references resolved within the document."""
     return OAS30Validator({**answer["content"]["application/json"]["schema"], "components": DOCUMENT["components"]})
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
-
-
-def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
-    """The URL path of an AWS::ApiGateway::Resource, from its chain of PathParts."""
-    if "Fn::GetAtt" in reference:  # the API's root resource
-        return ""
-    props = resources[reference["Ref"]]["Properties"]
-    return f"{resource_path(resources, props['ParentId'])}/{props['PathPart']}"
 
 
 def deployed_methods(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

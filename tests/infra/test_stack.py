@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 from infra_synth import Synth
+from template_queries import of_type
 
 from infra.powertools import COMMERCIAL_ACCOUNT, LAYER_NAME
 from text2image import manifest
@@ -17,10 +18,6 @@ from text2image.paths import ENDPOINT_CODE, REQUEST_SCHEMA, STATE_MACHINE
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
 
 
 def only(resources: dict[str, Any], kind: str) -> dict[str, Any]:

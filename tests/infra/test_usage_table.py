@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from template_queries import of_type
+
 from text2image.deploy_settings import context_defaults
-
-
-def of_type(resources: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
 
 
 def function_named(resources: dict[str, Any], handler: str) -> dict[str, Any]:
