@@ -31,3 +31,18 @@ def test_the_manifest_is_written_where_collect_may_write_and_served_uncached() -
     assert key.startswith(REQUESTS_PREFIX)  # Collect's PutObject grant and the manifests' expiry
     behavior = behavior_for(f"/{key}")
     assert behavior.origin == Origin.OBJECTS and not behavior.cached  # polled until it exists
+
+
+def test_prepare_writes_a_refused_runs_manifest_where_collect_writes_the_others(lambda_env: dict[str, str]) -> None:
+    import prepare
+
+    assert prepare.manifest_key(REQUEST_ID) == manifest_key(REQUEST_ID)
+
+
+def test_the_three_folders_key_a_users_items_alike() -> None:
+    """Prepare's quota days, Collect's run history and the history function's query share a partition."""
+    import quota
+    import run_history
+    import run_page
+
+    assert quota.user_key("u-1") == run_history.user_key("u-1") == run_page.user_key("u-1") == "USER#u-1"
