@@ -49,7 +49,9 @@ COLLECT = LambdaFunction("text2image-collect", "collect", "collect.handler", "Co
 PRE_SIGN_UP = LambdaFunction("text2image-pre-sign-up", "pre_sign_up", "pre_sign_up.handler", None, memory_mb=128, timeout_seconds=5)
 # GET /text2image/history ("My runs"), deployed with sign-in (infra/functions.py).
 HISTORY = LambdaFunction("text2image-history", "history", "history.handler", None, memory_mb=256, timeout_seconds=10)
-LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT, PRE_SIGN_UP, HISTORY)
+# POST /text2image/warm: asks cold endpoints for a model copy ahead of use; deployed where the endpoints scale to zero.
+WARM = LambdaFunction("text2image-warm", "warm", "warm.handler", None, memory_mb=256, timeout_seconds=10)
+LAMBDAS = (PREPARE, INVOKE_ENDPOINT, COLLECT, PRE_SIGN_UP, HISTORY, WARM)
 # The workflow's tasks: the functions infra/functions.py deploys and the state machine invokes.
 WORKFLOW_LAMBDAS = tuple(function for function in LAMBDAS if function.arn_placeholder is not None)
 

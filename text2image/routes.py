@@ -57,12 +57,16 @@ SYNC_ROUTE = ("POST", "/text2image")
 JOBS_ROUTE = ("POST", "/text2image/jobs")
 # A signed-in caller's runs ("My runs"): the history function, deployed only with sign-in.
 HISTORY_ROUTE = ("GET", "/text2image/history")
-API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE)
+# Ask cold GPUs for capacity ahead of a demo: declared only where the endpoints scale to zero.
+WARM_ROUTE = ("POST", "/text2image/warm")
+API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE)
 # The routes only a signed-in caller may use when the stack has sign-in (text2image:auth cognito,
 # `text2image up --auth`): API Gateway's Cognito authorizer on AWS, the local gateway's check.
-SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE})
+SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE})
 # The routes of a stack with sign-in only: there is no one to keep a history for without it.
 SIGN_IN_ONLY_ROUTES = frozenset({HISTORY_ROUTE})
+# The routes of a stack whose endpoints scale to zero only: elsewhere there is nothing to warm.
+SCALE_TO_ZERO_ONLY_ROUTES = frozenset({WARM_ROUTE})
 
 # A signed-in route called without a valid ID token (none, malformed, badly signed, expired, an
 # access token, another client's): API Gateway's UNAUTHORIZED gateway response, as the stack
