@@ -10,7 +10,12 @@ AUTH = CognitoAuth(region="eu-west-1", userPoolId="eu-west-1_AbC123", clientId="
 
 
 def test_an_open_stack_says_auth_null_and_nothing_else() -> None:
-    assert json.dumps(config_document(None, 200)) == '{"auth": null}'
+    assert json.dumps(config_document(None, 200)) == '{"auth": null, "warm": null}'
+
+
+def test_endpoints_that_scale_to_zero_say_how_long_warming_takes() -> None:
+    assert config_document(None, 200, warm_cold_start_seconds=420)["warm"] == {"coldStartSeconds": 420}
+    assert config_document(AUTH, 150, warm_cold_start_seconds=60)["warm"] == {"coldStartSeconds": 60}
 
 
 def test_a_signed_in_stack_names_its_pool_client_endpoint_and_quota() -> None:
@@ -22,6 +27,7 @@ def test_a_signed_in_stack_names_its_pool_client_endpoint_and_quota() -> None:
             "endpoint": "https://cognito-idp.eu-west-1.amazonaws.com/",
         },
         "dailyImagesPerUser": 150,
+        "warm": None,
     }
 
 
