@@ -63,15 +63,17 @@ _STATUS_OVERRIDE = re.compile(r"#set\(\s*\$context\.responseOverride\.status\s*=
 _HEADER_OVERRIDE = re.compile(r"#set\(\s*\$context\.responseOverride\.header\.([A-Za-z0-9-]+)\s*=")
 
 
-def request_template(state_machine_arn: str, execution_name: str, default_num_images: int, signed_in: bool) -> str:
+def request_template(state_machine_arn: str, execution_name: str, default_num_images: int, signed_in: bool, sync: bool) -> str:
     """``signed_in``: the route is behind the Cognito authorizer, and the execution input names
-    the caller beside the body (docs/design.md, "Execution input")."""
+    the caller beside the body; ``sync``: the sync route, whose input says so (docs/design.md,
+    "Execution input")."""
     return (
         REQUEST_TEMPLATE.read_text(encoding="utf-8")
         .replace("@@STATE_MACHINE_ARN@@", state_machine_arn)
         .replace("@@EXECUTION_NAME@@", execution_name)
         .replace("@@DEFAULT_NUM_IMAGES@@", str(default_num_images))
         .replace("@@SIGNED_IN@@", "true" if signed_in else "false")
+        .replace("@@SYNC@@", "true" if sync else "false")
     )
 
 
@@ -293,7 +295,7 @@ class Api(Construct):
             options=apigw.IntegrationOptions(
                 credentials_role=parts.role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, parts.signed_in(route))},
+                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, parts.signed_in(route), route == SYNC_ROUTE)},
                 integration_responses=integration_responses,
             ),
         )

@@ -21,6 +21,7 @@ CALL: WorkItem = {
     "height": 256,
     "num_inference_steps": 20,
     "guidance_scale": 7.5,
+    "capacity_deadline": 0.0,
 }
 
 

@@ -32,11 +32,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PARAMETER_MAX_AGE = 300
+DEFAULT_COLD_START_SECONDS = 420  # cdk.json's text2image:endpointColdStartSeconds
 SERIALIZER = TypeSerializer()
 
 
 class GenerationFailed(Exception):
     """No image could be made. ``str()`` is the JSON body the API returns with 502."""
+
+
+class WarmingUp(Exception):
+    """No image could be made because endpoints were cold and are starting. ``str()`` is the JSON
+    body the API returns with 503 and Retry-After."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Settings:
     public_base_url_parameter: str
     usage_table: str | None  # signed-in runs go to their user's history; None: sign-in is off
     history_days: int  # a run stays in the history as long as its images exist
+    cold_start_seconds: int  # about how long a cold endpoint takes to serve (text2image:endpointColdStartSeconds): WarmingUp's Retry-After
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,6 +64,7 @@ class Settings:
             public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"],
             usage_table=os.environ.get("USAGE_TABLE") or None,
             history_days=int(os.environ.get("HISTORY_DAYS", "30")),
+            cold_start_seconds=int(os.environ.get("COLD_START_SECONDS", DEFAULT_COLD_START_SECONDS)),
         )
 
 
@@ -135,5 +143,6 @@ def handler(event: CollectInput, context: LambdaContext) -> Response:
     emit_metric("ImagesFailed", len(response["errors"]))
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})
     if status == "failed":
-        raise GenerationFailed(json.dumps(failure_body(response)))
+        body = failure_body(response, get_settings().cold_start_seconds)
+        raise (WarmingUp if body["error"] == "WarmingUp" else GenerationFailed)(json.dumps(body))
     return response

@@ -103,12 +103,18 @@ class Manifest(Response):
 
 
 class FailureBody(TypedDict):
-    """GenerationFailed's message: the JSON body the API answers with 502."""
+    """The message of a run that made no image: the JSON body the API answers with, 502
+    GenerationFailed, or 503 WarmingUp where an endpoint was cold (scaled to zero)."""
 
     error: str
     message: str
     request_id: str
     errors: list[ErrorEntry]
+    retry_after: NotRequired[int]  # WarmingUp: seconds until the GPUs are expected to serve (also Retry-After)
+
+
+# The error InvokeEndpoint's calls end with on an endpoint scaled to zero that did not come back in time.
+ENDPOINT_COLD = "EndpointCold"
 
 
 def manifest_key(request_id: str) -> str:
@@ -169,7 +175,18 @@ def status_of(response: Response) -> str:
     return "partial" if response["errors"] else "succeeded"
 
 
-def failure_body(response: Response) -> FailureBody:
+def failure_body(response: Response, cold_start_seconds: int) -> FailureBody:
+    """Why no image was made: the GPUs are starting (some endpoint was cold: its refused call has
+    started it, so trying again after about a cold start is the answer) or they failed."""
+    cold = sorted({error["endpoint"] for error in response["errors"] if error["error"] == ENDPOINT_COLD})
+    if cold:
+        return {
+            "error": "WarmingUp",
+            "message": f"the GPUs are starting ({', '.join(cold)} had scaled to zero): try again in about {cold_start_seconds} s",
+            "request_id": response["request_id"],
+            "errors": response["errors"],
+            "retry_after": cold_start_seconds,
+        }
     return {
         "error": "GenerationFailed",
         "message": f"no image could be made: all {len(response['errors'])} failed",

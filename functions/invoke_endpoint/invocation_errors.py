@@ -9,6 +9,10 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from model_answer import model_error_message
 
 BUSY_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"})
+# How SageMaker refuses a call to an inference component with no copy (an endpoint scaled to zero):
+# a 400 ValidationError whose message begins so. The refused call is what starts the scale-out
+# (the NoCapacityInvocationFailures alarm), so it is a state to wait out, not a bad request.
+NO_CAPACITY_MESSAGE = "Inference Component has no capacity"
 
 
 class EndpointBusy(Exception):
@@ -27,6 +31,14 @@ class EndpointTimeout(Exception):
     """No answer within the read timeout."""
 
 
+class EndpointWarming(Exception):
+    """The endpoint is cold and this run may still wait for it: the workflow retries on a slow schedule."""
+
+
+class EndpointCold(Exception):
+    """The endpoint is cold and this run waits no longer (a sync run at once, a job past its deadline)."""
+
+
 class ImageWriteFailed(Exception):
     """The image was made but could not be stored."""
 
@@ -34,10 +46,13 @@ class ImageWriteFailed(Exception):
 CallFailure = ClientError | ReadTimeoutError | BotoConnectionError
 
 
-def endpoint_failure(exc: CallFailure, read_timeout: float) -> Exception:
-    """The named error for a SageMaker call that failed with ``exc``."""
+def endpoint_failure(exc: CallFailure, read_timeout: float, may_wait: bool) -> Exception:
+    """The named error for a SageMaker call that failed with ``exc``; ``may_wait``: whether the run
+    still waits for a cold endpoint (before its capacity deadline)."""
     if isinstance(exc, ClientError):
         code, message = exc.response["Error"].get("Code", ""), exc.response["Error"].get("Message", "")
+        if code == "ValidationError" and message.startswith(NO_CAPACITY_MESSAGE):
+            return EndpointWarming(message) if may_wait else EndpointCold(message)
         if code in BUSY_CODES:
             return EndpointBusy(f"{code}: {message}")
         if code == "ModelError":

@@ -8,6 +8,8 @@ stored under its planned key with its metadata.
 Failures are raised as errors the workflow can tell apart (invocation_errors.py), for the whole
 call (its Retry and Catch are per call; a caught call lists each of its images in ``errors``):
 ``EndpointBusy`` (throttled, not ready, unavailable, internal: retried by the workflow),
+``EndpointWarming`` / ``EndpointCold`` (an endpoint scaled to zero: retried until the work item's
+``capacity_deadline``, then listed as cold; a sync run's deadline is 0, so it does not wait),
 ``ModelError`` (the model failed on this input, or refused it: more images or pixels than the
 endpoint takes per call), ``EndpointRejected`` (SageMaker refused the call: wrong name, bad
 parameters), ``EndpointTimeout`` (no answer within the read timeout), ``InvalidModelResponse``
@@ -32,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from invocation_errors import EndpointBusy, EndpointRejected, EndpointTimeout, ImageWriteFailed, ModelError, endpoint_failure
+from invocation_errors import EndpointBusy, EndpointCold, EndpointRejected, EndpointTimeout, EndpointWarming, ImageWriteFailed, ModelError, endpoint_failure
 from model_answer import InvalidModelResponse, images_from_answer
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ class WorkItem(TypedDict):
     height: int
     num_inference_steps: int
     guidance_scale: float
+    capacity_deadline: float  # epoch seconds: until then a cold endpoint is waited for (0: not at all)
 
 
 class ImageResult(TypedDict):
@@ -78,12 +81,26 @@ class CallResult(TypedDict):
 class Settings:
     bucket: str
     read_timeout: float
+    # Endpoints that host the model as an inference component (they scale to zero): the component
+    # each call names. Endpoints not listed are called as they are (existing endpoints by name).
+    inference_components: dict[str, str]
 
     @classmethod
     def from_env(cls) -> Settings:
+        text = os.environ.get("INFERENCE_COMPONENTS") or "{}"
+        try:
+            components = json.loads(text)
+        except json.JSONDecodeError:
+            components = None
+        if not (isinstance(components, dict) and all(isinstance(v, str) and v for v in components.values())):
+            raise ValueError(f"INFERENCE_COMPONENTS must be a JSON object of endpoint name -> component name, not {text!r}")
         # SageMaker allows 60 s per call; the client waits a little longer so the
         # service's own timeout error, not ours, is what normally ends a slow call.
-        return cls(bucket=os.environ["BUCKET_NAME"], read_timeout=float(os.environ.get("ENDPOINT_READ_TIMEOUT", "70")))
+        return cls(
+            bucket=os.environ["BUCKET_NAME"],
+            read_timeout=float(os.environ.get("ENDPOINT_READ_TIMEOUT", "70")),
+            inference_components=components,
+        )
 
 
 @cache
@@ -126,17 +143,19 @@ def endpoint_payload(call: WorkItem) -> dict[str, Any]:
 
 @tracer.capture_method
 def call_endpoint(call: WorkItem) -> bytes:
+    component = get_settings().inference_components.get(call["endpoint"])
     try:
         response = sagemaker_client().invoke_endpoint(
             EndpointName=call["endpoint"],
             ContentType="application/json",
             Accept="application/json;jpeg",
             Body=json.dumps(endpoint_payload(call)).encode(),
+            **({"InferenceComponentName": component} if component else {}),
         )
         body: bytes = response["Body"].read()
         return body
     except (ClientError, ReadTimeoutError, BotoConnectionError) as exc:
-        raise endpoint_failure(exc, get_settings().read_timeout) from None
+        raise endpoint_failure(exc, get_settings().read_timeout, may_wait=time.time() < call["capacity_deadline"]) from None
 
 
 def store_image(endpoint: str, image: PlannedImage, jpeg: bytes, seconds: float) -> ImageResult:
@@ -178,7 +197,7 @@ def handler(call: WorkItem, context: LambdaContext) -> CallResult:
         jpegs = images_from_answer(call_endpoint(call), len(call["images"]), call["width"], call["height"])
         seconds = round(time.perf_counter() - started, 3)
         stored = store_images(call, jpegs, seconds)
-    except (EndpointBusy, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
+    except (EndpointBusy, EndpointWarming, EndpointCold, ModelError, EndpointRejected, EndpointTimeout, InvalidModelResponse, ImageWriteFailed) as exc:
         emit_metric(type(exc).__name__, MetricUnit.Count, 1, call["endpoint"])
         logger.warning("call failed", extra={"error": type(exc).__name__, "reason": str(exc)})
         raise

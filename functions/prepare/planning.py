@@ -73,6 +73,7 @@ class WorkItem(Call, Generation):
 
     request_id: str
     endpoint: str
+    capacity_deadline: float  # the run's (Prepare's output): until then a cold endpoint is waited for
 
 
 class Lane(TypedDict):

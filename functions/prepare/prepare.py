@@ -10,7 +10,9 @@ Fails with ``ValidationError`` (message: the JSON error body naming the field), 
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MAX_PROMPT_FILE_BYTES = 64 * 1024
+DEFAULT_COLD_WAIT_SECONDS = 200
 
 
 class PrepareInput(TypedDict):
@@ -44,6 +47,9 @@ class PrepareInput(TypedDict):
 class PrepareOutput(planning.Plan):
     origin: str  # "request" | "s3" | "event"
     caller: sources.Caller | None  # the signed-in user, for Collect's run history
+    # Epoch seconds until which a call to a cold endpoint (scaled to zero) is retried: 0 for a sync
+    # run (its caller is answered 503 WarmingUp at once), now + COLD_WAIT_SECONDS for the others.
+    capacity_deadline: float
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,10 @@ class Settings:
     default_num_images: int  # used when a request names no num_images
     call_limits: planning.CallLimits
     quota: Quota | None  # None: sign-in is off, no caller is ever signed in
+    # How long a run that is not waited on (a job, an event, a prompt file) waits for cold endpoints:
+    # the workflow's 300 s less one more call (up to 60 s) and Collect. The local stack scales it
+    # with its Retry intervals.
+    cold_wait_seconds: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +88,7 @@ class Settings:
                 max_pixels=_whole_number("MAX_PIXELS_PER_CALL", low=1),
             ),
             quota=Quota(os.environ["USAGE_TABLE"], _whole_number("DAILY_IMAGES_PER_USER", low=1)) if os.environ.get("USAGE_TABLE") else None,
+            cold_wait_seconds=_seconds("COLD_WAIT_SECONDS", DEFAULT_COLD_WAIT_SECONDS),
         )
 
 
@@ -87,6 +98,17 @@ def _whole_number(variable: str, low: int) -> int:
     if not (text.isascii() and text.isdigit() and int(text) >= low):
         raise ValueError(f"{variable} must be a whole number of at least {low}, not {text!r}")
     return int(text)
+
+
+def _seconds(variable: str, default: float) -> float:
+    text = os.environ.get(variable) or str(default)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{variable} must be 0 or more seconds, not {text!r}")
+    return seconds
 
 
 @cache
@@ -188,4 +210,5 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     calls = sum(len(lane["calls"]) for lane in plan["lanes"])
     emit_metric("CallsPlanned", calls)
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
-    return {**plan, "origin": source.origin, "caller": source.caller}
+    capacity_deadline = 0.0 if source.sync else time.time() + settings.cold_wait_seconds
+    return {**plan, "origin": source.origin, "caller": source.caller, "capacity_deadline": capacity_deadline}

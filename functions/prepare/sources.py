@@ -1,8 +1,10 @@
 """Normalize the three ways a request arrives into (request, request_id, origin, caller).
 
 - a plain request (API Gateway, the Step Functions console, the CLI): the execution
-  name is the request id; with sign-in on, the API wraps it as ``{"request", "caller"}``
-  (the signed-in user, from the ID token's claims: docs/design.md, "Sign-in and quotas");
+  name is the request id; the API wraps it as ``{"request", "caller"}`` with sign-in on
+  (the signed-in user, from the ID token's claims: docs/design.md, "Sign-in and quotas"), and
+  the sync route adds ``"route": "sync"`` (such a run answers at once, so it never waits for a
+  cold endpoint: docs/design.md, "Scale to zero");
 - an S3 "Object Created" EventBridge event for a prompt file under ``prompts/``;
 - a custom EventBridge event (``source: text2image``, ``detail-type: Text2Image Request``).
 
@@ -28,7 +30,9 @@ CUSTOM_DETAIL_TYPE = "Text2Image Request"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # fullmatch: "$" would let a trailing newline through
 
 ReadObject = Callable[[str, str], bytes]
-SIGNED_IN_KEYS = frozenset({"request", "caller"})
+# The API's wrapping of a request: the request, and optionally who sent it and which route started the run.
+WRAPPER_KEYS = frozenset({"request", "caller", "route"})
+SYNC_ROUTE = "sync"
 
 
 class Caller(TypedDict):
@@ -44,16 +48,25 @@ class Source:
     request_id: str
     origin: str  # "request" | "s3" | "event"
     caller: Caller | None = None  # None: not signed in (sign-in off, the console, events)
+    sync: bool = False  # started by the sync route, whose caller waits for the answer: never wait for a cold endpoint
 
 
 def normalize(execution_input: Any, execution_name: Any, read_object: ReadObject) -> Source:
     if isinstance(execution_input, dict) and "detail-type" in execution_input and "detail" in execution_input:
         return _from_event(execution_input, read_object)
-    # A request has no field named "request" or "caller" (the schema refuses unknown fields), so
-    # exactly these two keys are the API's wrapping of a signed-in caller's request.
-    if isinstance(execution_input, dict) and set(execution_input) == SIGNED_IN_KEYS:
-        return Source(execution_input["request"], request_id_for(execution_name), "request", caller_of(execution_input["caller"]))
+    # A request has no field named "request", "caller" or "route" (the schema refuses unknown
+    # fields), so "request" with nothing but these beside it is the API's wrapping.
+    if isinstance(execution_input, dict) and "request" in execution_input and set(execution_input) <= WRAPPER_KEYS:
+        caller = caller_of(execution_input["caller"]) if "caller" in execution_input else None
+        return Source(execution_input["request"], request_id_for(execution_name), "request", caller, sync=route_is_sync(execution_input.get("route")))
     return Source(execution_input, request_id_for(execution_name), "request")
+
+
+def route_is_sync(route: Any) -> bool:
+    """The wrapping names the sync route, or no route (the jobs route wraps a signed-in request without one)."""
+    if route not in (None, SYNC_ROUTE):
+        raise ValidationError("route", f'must be "{SYNC_ROUTE}" (the API\'s sync route) or absent, not {route!r}')
+    return route is not None
 
 
 def caller_of(caller: Any) -> Caller:

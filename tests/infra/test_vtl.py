@@ -13,7 +13,8 @@ from support import CORPUS
 from vtl import REQUEST_ID, Rendered, Velocity
 
 from text2image.deploy_settings import context_defaults
-from text2image.local.gateway import ERROR_STATUS, execution_error_answer, job_answer
+from text2image.local.auth import Caller
+from text2image.local.gateway import ERROR_STATUS, execution_error_answer, execution_input, job_answer, retry_after
 from text2image.paths import REQUEST_SCHEMA
 
 JSON = "application/json"
@@ -67,12 +68,15 @@ def standard_arn(name: str) -> str:
 def test_the_open_stacks_request_template_passes_the_body_through_exactly(
     velocity: Velocity, open_request_templates: dict[str, str], state_machine_arn: str, action: str, text: str
 ) -> None:
-    """text2image:auth=none: the input is the body itself (the original snippet, the console)."""
+    """text2image:auth=none: a job's input is the body itself (as the console's); the sync route
+    wraps the body, unchanged, with "route": "sync" (it never waits for a cold endpoint); both as
+    the local gateway builds them."""
     body = {"text": text, "width": 512, "seed": 7, "negative_prompt": text}
     rendered = velocity.render(open_request_templates[action], json.dumps(body))
     start = json.loads(rendered.output)  # the StartSyncExecution / StartExecution request is JSON
     assert start["stateMachineArn"] == state_machine_arn
-    assert json.loads(start["input"]) == body
+    sync = action == "StartSyncExecution"
+    assert json.loads(start["input"]) == ({"request": body, "route": "sync"} if sync else body) == execution_input(body, None, sync=sync)
     assert EXECUTION_NAME.match(start["name"]), start["name"]
 
 
@@ -112,12 +116,15 @@ def test_a_signed_in_callers_run_gets_the_body_and_who_sent_it(
     velocity: Velocity, request_templates: dict[str, str], state_machine_arn: str, action: str, username: str, text: str
 ) -> None:
     """The default stack (sign-in): {"request": <the body, unchanged>, "caller": {"sub", "username"}}
-    from the token's claims, whatever quotes, backslashes or characters either holds."""
+    from the token's claims, whatever quotes, backslashes or characters either holds, and
+    "route": "sync" from the sync route; as the local gateway builds it."""
     body = {"text": text, "num_images": 2, "negative_prompt": text}
     rendered = velocity.render(request_templates[action], json.dumps(body), context=claims(SUB, username))
     start = json.loads(rendered.output)
     assert start["stateMachineArn"] == state_machine_arn and EXECUTION_NAME.match(start["name"]), start["name"]
-    assert json.loads(start["input"]) == {"request": body, "caller": {"sub": SUB, "username": username}}
+    sync = action == "StartSyncExecution"
+    expected = {"request": body, "caller": {"sub": SUB, "username": username}} | ({"route": "sync"} if sync else {})
+    assert json.loads(start["input"]) == expected == execution_input(body, Caller(sub=SUB, username=username), sync=sync)
 
 
 @pytest.mark.parametrize(
@@ -205,6 +212,26 @@ def test_a_refused_quota_answers_429_with_its_body_and_when_to_retry(velocity: V
     assert (answered_status(methods["StartSyncExecution"], response, rendered), json.loads(rendered.output)) == (429, body)
     assert rendered.headers == {"Retry-After": "3600"}
     (declared,) = [r for r in methods["StartSyncExecution"]["MethodResponses"] if r["StatusCode"] == "429"]
+    assert declared["ResponseParameters"] == {"method.response.header.Retry-After": False}
+
+
+def test_cold_endpoints_answer_503_warming_up_with_when_to_retry(velocity: Velocity, methods: dict[str, dict[str, Any]]) -> None:
+    """Collect's WarmingUp (docs/design.md, "Scale to zero"): 503, the body it carries and
+    Retry-After from its retry_after, declared on the route's 503 method response; as the local
+    gateway answers it."""
+    body = {
+        "error": "WarmingUp",
+        "message": "the GPUs are starting (sd-1, sd-2 had scaled to zero): try again in about 420 s",
+        "request_id": REQUEST_ID,
+        "errors": [{"index": 0, "endpoint": "sd-1", "error": "EndpointCold", "message": "Inference Component has no capacity"}],
+        "retry_after": 420,
+    }
+    execution = {"status": "FAILED", "error": "WarmingUp", "cause": lambda_cause(body, "WarmingUp")}
+    response = started(methods, "StartSyncExecution")
+    rendered = velocity.render(response["ResponseTemplates"][JSON], json.dumps(execution))
+    assert (answered_status(methods["StartSyncExecution"], response, rendered), json.loads(rendered.output)) == (503, body) == execution_error_answer(execution)
+    assert rendered.headers == {"Retry-After": "420"} == retry_after(503, body)
+    (declared,) = [r for r in methods["StartSyncExecution"]["MethodResponses"] if r["StatusCode"] == "503"]
     assert declared["ResponseParameters"] == {"method.response.header.Retry-After": False}
 
 

@@ -197,6 +197,23 @@ def test_a_run_with_no_image_records_the_failure_then_fails_with_the_502_body(s3
     assert put["Key"] == "requests/col-2.json" and json.loads(put["Body"])["status"] == "failed"
 
 
+def test_a_run_with_no_image_because_an_endpoint_was_cold_fails_with_the_503_body(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync route answers it 503 WarmingUp with Retry-After: the configured cold start."""
+    monkeypatch.setenv("COLD_START_SECONDS", "240")
+    collect.get_settings.cache_clear()
+    refusal = "Inference Component has no capacity to process this request."
+    cold = {**LOST, "error": "EndpointCold", "cause": json.dumps({"errorMessage": refusal})}
+    with pytest.raises(collect.WarmingUp) as raised:
+        run([cold], request_id="col-3")
+    body = json.loads(str(raised.value))
+    assert (body["error"], body["retry_after"], body["request_id"]) == ("WarmingUp", 240, "col-3")
+    assert body["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "EndpointCold", "message": refusal}]
+    (put,) = s3.puts
+    assert json.loads(put["Body"])["status"] == "failed"
+
+
 def test_each_run_emits_the_delivered_and_failed_counts(s3: FakeS3, parameter_reads: list[tuple[str, int]], capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     run([MADE, ALSO_MADE], [LOST])

@@ -74,11 +74,25 @@ def test_a_failure_without_a_cause_has_an_empty_message() -> None:
 
 def test_the_502_body_counts_and_lists_the_errors() -> None:
     response = build_response(PLAN, [[LOST, {**LOST, "images": [{"index": 0, "seed": 7, "key": "k"}]}]], 1, BASE)
-    assert failure_body(response) == {
+    assert failure_body(response, 420) == {
         "error": "GenerationFailed",
         "message": "no image could be made: all 2 failed",
         "request_id": "col-1",
         "errors": response["errors"],
+    }
+
+
+def test_a_run_that_made_nothing_because_an_endpoint_was_cold_says_the_gpus_are_starting() -> None:
+    """The refused calls have started the endpoints: the answer is when to come back, not a failure."""
+    refusal = json.dumps({"errorMessage": "Inference Component has no capacity"})
+    cold: CaughtFailure = {**LOST, "images": [{"index": 0, "seed": 9, "key": "images/col-1/0.jpeg"}], "error": "EndpointCold", "cause": refusal}
+    response = build_response(PLAN, [[LOST], [cold]], 1, BASE)
+    assert failure_body(response, 300) == {
+        "error": "WarmingUp",
+        "message": "the GPUs are starting (sd-2 had scaled to zero): try again in about 300 s",
+        "request_id": "col-1",
+        "errors": response["errors"],
+        "retry_after": 300,
     }
 
 

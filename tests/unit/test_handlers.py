@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -86,6 +87,37 @@ def test_prepare_refuses_an_unusable_execution_name_cleanly(name: Any) -> None:
     assert json.loads(str(raised.value))["field"] == "execution_name"
     with pytest.raises(ValidationError):
         call(prepare, {"input": {"text": "a"}})  # no name at all
+
+
+def test_a_sync_run_does_not_wait_for_cold_endpoints_and_any_other_run_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync route's caller is answered at once (503 WarmingUp); a job waits COLD_WAIT_SECONDS."""
+    import prepare
+
+    sync = call(prepare, {"input": {"request": {"text": "a"}, "route": "sync"}, "execution_name": "exec-s"})
+    assert sync["capacity_deadline"] == 0
+    monkeypatch.setenv("COLD_WAIT_SECONDS", "90")
+    prepare.get_settings.cache_clear()
+    before = time.time()
+    job = call(prepare, {"input": {"text": "a"}, "execution_name": "exec-j"})
+    assert before + 90 <= job["capacity_deadline"] <= time.time() + 90
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])
+def test_prepare_refuses_a_bad_cold_wait(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    import prepare
+
+    monkeypatch.setenv("COLD_WAIT_SECONDS", value)
+    with pytest.raises(ValueError, match="COLD_WAIT_SECONDS must be 0 or more seconds"):
+        prepare.Settings.from_env()
+
+
+@pytest.mark.parametrize("value", ['["sd-1-model"]', '{"sd-1": ""}', '{"sd-1": 3}', 'sd-1=sd-1-model'])
+def test_invoke_endpoint_refuses_a_bad_component_list(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    import invoke_endpoint
+
+    monkeypatch.setenv("INFERENCE_COMPONENTS", value)
+    with pytest.raises(ValueError, match="INFERENCE_COMPONENTS must be a JSON object"):
+        invoke_endpoint.Settings.from_env()
 
 
 def test_the_endpoint_receives_the_jumpstart_contract_for_the_whole_call() -> None:

@@ -148,7 +148,28 @@ def test_a_malformed_caller_is_refused_by_name(caller: Any) -> None:
     assert raised.value.field == "caller"
 
 
-def test_a_request_with_more_than_the_two_keys_is_not_taken_for_a_signed_in_one() -> None:
+@pytest.mark.parametrize(
+    ("execution_input", "caller"),
+    [({"request": {"text": "now"}, "route": "sync"}, None), ({"request": {"text": "now"}, "caller": {"sub": "u-2", "username": "bo"}, "route": "sync"}, "u-2")],
+)
+def test_the_sync_routes_request_is_unwrapped_and_marked_sync(execution_input: dict[str, Any], caller: str | None) -> None:
+    source = normalize(execution_input, "exec-s", never_read)
+    assert source.request == {"text": "now"} and source.sync and (source.caller and source.caller["sub"]) == caller
+
+
+def test_runs_not_started_by_the_sync_route_are_not_sync() -> None:
+    assert not normalize({"text": "open"}, "exec-j", never_read).sync
+    assert not normalize({"request": {"text": "x"}, "caller": {"sub": "u", "username": "n"}}, "exec-j", never_read).sync
+
+
+@pytest.mark.parametrize("route", ["jobs", "", 1, {"sync": True}])
+def test_a_route_other_than_sync_is_refused_by_name(route: Any) -> None:
+    with pytest.raises(ValidationError) as raised:
+        normalize({"request": {"text": "x"}, "route": route}, "exec-r", never_read)
+    assert raised.value.field == "route"
+
+
+def test_a_request_with_more_than_the_wrapping_keys_is_not_taken_for_a_wrapped_one() -> None:
     """{"request", "caller", "text"} is a plain request (with two unknown fields the schema refuses)."""
     odd = {"request": {"text": "x"}, "caller": {"sub": "u", "username": "n"}, "text": "y"}
     assert normalize(odd, "exec-6", never_read) == Source(odd, "exec-6", "request")

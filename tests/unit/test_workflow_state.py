@@ -94,10 +94,10 @@ def test_the_catch_passes_on_a_caught_failure_made_of_the_work_item(handlers: di
 def test_each_lambda_receives_the_fields_its_input_declares(handlers: dict[str, ModuleType]) -> None:
     assert set(STATES["Prepare"]["Arguments"]["Payload"]) == set(shape(handlers["prepare"].PrepareInput))
     assert INVOKE["Arguments"]["Payload"] == "{% $states.input %}"  # one call of a lane
-    # A lane's item is a planned call, with the request id and endpoint of its lane and the plan's
-    # generation (held once in the plan).
+    # A lane's item is a planned call, with the request id, endpoint and capacity deadline of its
+    # lane and the plan's generation (held once in the plan).
     assert LANE["Items"] == "{% $states.input.calls %}" and "calls" in shape(planning.Lane)
-    where = {"request_id": str, "endpoint": str}
+    where = {"request_id": str, "endpoint": str, "capacity_deadline": float}
     assert shape(planning.WorkItem) == shape(planning.Call) | shape(planning.Generation) | where
     expected = {name: f"{{% $states.context.Map.Item.Value.{name} %}}" for name in shape(planning.Call)}
     expected |= {name: f"{{% $states.input.{name} %}}" for name in where}
@@ -109,7 +109,9 @@ def test_each_lambda_receives_the_fields_its_input_declares(handlers: dict[str, 
         "endpoint": "{% $states.context.Map.Item.Value.endpoint %}",
         "calls": "{% $states.context.Map.Item.Value.calls %}",
         "generation": "{% $states.input.generation %}",
+        "capacity_deadline": "{% $states.input.capacity_deadline %}",
     }
+    assert shape(handlers["prepare"].PrepareOutput)["capacity_deadline"] is float
     assert set(shape(planning.Lane)) == {"endpoint", "calls"} and shape(planning.Plan)["request_id"] is str
     assert shape(planning.Plan)["generation"] == shape(planning.Generation)
     assert set(STATES["Collect"]["Arguments"]["Payload"]) == set(shape(collect_response.CollectInput))

@@ -111,7 +111,8 @@ def test_a_failing_s3_write_is_reported_for_every_image_never_silently_missing(
 ) -> None:
     import invoke_endpoint
 
-    monkeypatch.setattr(invoke_endpoint, "get_settings", lambda: invoke_endpoint.Settings(bucket="bucket-that-is-gone", read_timeout=10))
+    gone = invoke_endpoint.Settings(bucket="bucket-that-is-gone", read_timeout=10, inference_components={})
+    monkeypatch.setattr(invoke_endpoint, "get_settings", lambda: gone)
     execution = run_workflow(clean_stack, {"text": "nowhere to write", "num_images": 2}, name="write-fails")
     result = outcome(execution)
     assert result["error"] == "GenerationFailed"

@@ -76,7 +76,7 @@ LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
 API_PATHS = frozenset(path for _, path in API_ROUTES)  # the API's resources: preflights and CORS headers
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
 # a 500 InternalError): the mapping of infra/templates/start_sync_execution.response.vtl.
-ERROR_STATUS = {"ValidationError": 400, "QuotaExceeded": 429, "GenerationFailed": 502}
+ERROR_STATUS = {"ValidationError": 400, "QuotaExceeded": 429, "GenerationFailed": 502, "WarmingUp": 503}
 # The S3 key layout, from the functions that write the keys.
 _planning, _collect_response = function_module("planning"), function_module("collect_response")
 _OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
@@ -135,15 +135,18 @@ def execution_error_answer(execution: dict[str, Any]) -> tuple[int, dict[str, An
     return 500, {"error": "InternalError", "message": f"the workflow failed with {error}"}
 
 
-def execution_input(request: dict[str, Any], caller: Caller | None) -> dict[str, Any]:
-    """What the run starts with: the body itself, or (signed in) the body and who sent it, as the
-    API's request templates build it."""
-    return request if caller is None else {"request": request, "caller": caller.execution_input()}
+def execution_input(request: dict[str, Any], caller: Caller | None, *, sync: bool) -> dict[str, Any]:
+    """What the run starts with, as the API's request templates build it: the body itself, or
+    the body with who sent it (signed in) and the route where it is the sync one."""
+    if caller is None and not sync:
+        return request
+    return {"request": request} | ({} if caller is None else {"caller": caller.execution_input()}) | ({"route": "sync"} if sync else {})
 
 
 def retry_after(status: int, answer: dict[str, Any]) -> dict[str, str]:
-    """A run refused over the user's quota says when to retry: its seconds as ``Retry-After``."""
-    return {"Retry-After": str(answer["retry_after"])} if status == 429 and "retry_after" in answer else {}
+    """A run refused over the user's quota (429), or answered while the GPUs start (503), says
+    when to retry: its seconds as ``Retry-After``."""
+    return {"Retry-After": str(answer["retry_after"])} if status in (429, 503) and "retry_after" in answer else {}
 
 
 def job_answer(base_url: str, request_id: str, num_images: int) -> dict[str, Any]:
@@ -256,7 +259,7 @@ class Gateway(HTTPService):
         """``POST /text2image``: wait for the run, answer with its outcome."""
         request = self.accept(call)
         request_id = str(uuid.uuid4())  # API Gateway's request id has this form
-        arn = self.aws.start_execution(json.dumps(execution_input(request, call.caller)), name=request_id)
+        arn = self.aws.start_execution(json.dumps(execution_input(request, call.caller, sync=True)), name=request_id)
         status, answer = self.wait_for(arn, request_id)
         return status, answer, retry_after(status, answer)
 
@@ -266,7 +269,7 @@ class Gateway(HTTPService):
         request = self.accept(call)
         num_images = request.get("num_images", self.config.default_num_images)
         request_id = f"{uuid.uuid4()}-n{num_images}"
-        self.aws.start_execution(json.dumps(execution_input(request, call.caller)), name=request_id)
+        self.aws.start_execution(json.dumps(execution_input(request, call.caller, sync=False)), name=request_id)
         return 202, job_answer(self.url, request_id, num_images), {}
 
     def history(self, call: ApiCall) -> Answer:

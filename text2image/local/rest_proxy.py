@@ -48,7 +48,12 @@ def proxy_event(method: str, path: str, query: Mapping[str, str], headers: Mappi
 
 
 def proxy_answer(result: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    """The HTTP answer API Gateway makes of a proxy function's result."""
+    """The HTTP answer API Gateway makes of a proxy function's result: ``headers`` and
+    ``multiValueHeaders`` merged (Powertools' REST resolver answers in the latter), several values
+    of one header joined as one comma-separated field."""
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    return int(result["statusCode"]), {name: str(value) for name, value in (result.get("headers") or {}).items()}, data
+    headers = {name: [str(value)] for name, value in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name, []).extend(str(value) for value in values if str(value) not in headers.get(name, []))
+    return int(result["statusCode"]), {name: ", ".join(values) for name, values in headers.items()}, data
