@@ -1,4 +1,4 @@
-"""``text2image``: run the local stack (``up``) or make images through an API (``generate``)."""
+"""``text2image``: run the local stack (``up``) or make images through an API (``generate``, ``warm``)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,28 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from text2image.client import DEFAULT_API, ApiCallFailed, download, follow_job, history, start_job, text2image
+from text2image.client import (
+    DEFAULT_API,
+    WARMING_UP,
+    ApiCallFailed,
+    Waiting,
+    all_warm,
+    download,
+    follow_job,
+    history,
+    start_job,
+    text2image,
+    warm,
+    warm_until_ready,
+    while_warming,
+)
 from text2image.cognito_client import SignInFailed
 from text2image.login import NotSignedIn, OpenApi, id_token, login, logout
 from text2image.stop_signals import StopSignals
@@ -24,7 +40,13 @@ if TYPE_CHECKING:
     from text2image.local.stack import LocalStack
 
 
-def main(argv: list[str] | None = None) -> int:
+# Real sleeps and the monotonic clock; tests give main() their own.
+REAL_WAITING = Waiting()
+# Exit status of a command stopped with Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
     parser = argparse.ArgumentParser(prog="text2image", description="Parallel Stable Diffusion over several endpoints.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -87,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="an origin (scheme://host[:port]) whose pages may call the API; repeatable (default: same origin only)",
     )
-
     gen = commands.add_parser("generate", help="make images through the API and save them")
     gen.add_argument("prompt")
     gen.add_argument("-n", "--num-images", type=int, default=None)
@@ -100,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
     gen.add_argument("--out", type=Path, default=Path("text2image-output"), help="folder for the JPEGs")
     gen.add_argument("--sync", action="store_true", help="use POST /text2image (one answer at the end) instead of the jobs API")
+    gen.add_argument(
+        "--max-wait",
+        type=float,
+        metavar="S",
+        help="with --sync, while the GPUs are starting (503 WarmingUp): give up after S seconds of trying again "
+        "(default: 3 x the API's estimate, at least 900)",
+    )
 
     sign_in = commands.add_parser(
         "login",
@@ -114,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_argument("--limit", type=int, default=10, help="runs per page, 1 to 50 (default 10)")
     runs.add_argument("--cursor", help="where the previous page ended (it prints the command for the next page)")
 
+    warm_up = commands.add_parser(
+        "warm",
+        help="ask for GPUs ahead of a demo where the endpoints scale to zero (signed in when the API has sign-in); prints each endpoint's state",
+    )
+    warm_up.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    warm_up.add_argument("--wait", action="store_true", help="ask again every few seconds until every endpoint is warm, printing progress")
+    warm_up.add_argument("--max-wait", type=float, metavar="S", help="with --wait: give up after S seconds (default: 3 x the API's estimate, at least 900)")
+
     artifact = commands.add_parser("model-artifact", help="build model.tar.gz for the SageMaker Hugging Face inference container")
     artifact.add_argument("--model", type=Path, help="a diffusers model folder to pack (default: code only; the endpoint loads SD_MODEL_ID)")
     artifact.add_argument("--out", type=Path, default=Path("dist/model.tar.gz"), help="where to write it (default dist/model.tar.gz)")
@@ -123,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     tiny.add_argument("--seed", type=int, default=0, help="weights seed (default 0)")
 
     args = parser.parse_args(argv)
-    commands_run = {
+    commands_run: dict[str, Callable[[argparse.Namespace], int]] = {
         "up": run_up,
-        "generate": run_generate,
+        "generate": partial(run_generate, waiting=waiting),
+        "warm": partial(run_warm, waiting=waiting),
         "login": run_login,
         "logout": run_logout,
         "history": run_history,
@@ -306,6 +343,8 @@ def api_call(api: str) -> Iterator[None]:
             print(f"sign in first: text2image login --api {api}", file=sys.stderr)
         for error in exc.body.get("errors", []):
             print(f"  image {error['index']} on {error['endpoint']}: {error['error']}: {error['message']}", file=sys.stderr)
+        if exc.body.get("error") == WARMING_UP:
+            print(f"the GPUs are still starting: text2image warm --api {api} --wait, then try again", file=sys.stderr)
         raise CommandFailed from None
     except OSError as exc:
         print(f"\rcannot reach the API at {api}: {exc}", file=sys.stderr)
@@ -333,12 +372,19 @@ def run_lines(run: dict[str, Any]) -> str:
     return "\n".join([head, details, *(f"  {url}" for url in run["images"])])
 
 
-def run_generate(args: argparse.Namespace) -> int:
+def run_generate(args: argparse.Namespace, waiting: Waiting) -> int:
     fields = ("num_images", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed")
     request: dict[str, Any] = {"text": args.prompt, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None}}
-    with api_call(args.api):
-        token = id_token(args.api, TokenStore())
-        outcome, folder = (generate_sync if args.sync else generate_job)(args.api, request, args.out, token)
+    try:
+        with api_call(args.api):
+            token = id_token(args.api, TokenStore())
+            if args.sync:
+                outcome, folder = generate_sync(args.api, request, args.out, token, replace(waiting, max_wait=args.max_wait))
+            else:
+                outcome, folder = generate_job(args.api, request, args.out, token)
+    except KeyboardInterrupt:
+        print("\nstopped; nothing more is asked of the API", file=sys.stderr)
+        return INTERRUPTED
     if outcome is None:
         print(f"no result after the workflow's time limit; what arrived is in {folder}", file=sys.stderr)
         return 1
@@ -378,26 +424,74 @@ def generate_job(api: str, request: dict[str, Any], out: Path, token: str | None
     return outcome, folder
 
 
-def generate_sync(api: str, request: dict[str, Any], out: Path, token: str | None) -> tuple[dict[str, Any] | None, Path]:
-    """The synchronous route: one answer when every image is done, then the downloads."""
-    done = threading.Event()
+def generate_sync(api: str, request: dict[str, Any], out: Path, token: str | None, waiting: Waiting) -> tuple[dict[str, Any] | None, Path]:
+    """The synchronous route: one answer when every image is done, then the downloads. While
+    the GPUs are starting (503 WarmingUp) it says so and tries again when the API said to."""
     started = time.monotonic()
 
-    def tick() -> None:
-        while not done.wait(0.2):
-            print(f"\rgenerating... {time.monotonic() - started:5.1f} s", end="", file=sys.stderr, flush=True)
+    def attempt() -> dict[str, Any]:
+        done = threading.Event()
 
-    threading.Thread(target=tick, daemon=True).start()
-    try:
-        answer = text2image(api, request, token=token)
-    finally:
-        done.set()
-    print(file=sys.stderr)
+        def tick() -> None:
+            while not done.wait(0.2):
+                print(f"\rgenerating... {time.monotonic() - started:5.1f} s", end="", file=sys.stderr, flush=True)
+
+        threading.Thread(target=tick, daemon=True).start()
+        try:
+            return text2image(api, request, token=token)
+        finally:
+            done.set()
+            print(file=sys.stderr)
+
+    def starting(seconds: float, failure: ApiCallFailed) -> None:
+        estimate = failure.body.get("retry_after", seconds)
+        print(f"the GPUs are starting (about {estimate} s); trying again in {seconds:g} s, Ctrl-C stops", file=sys.stderr, flush=True)
+
+    answer = while_warming(attempt, starting, waiting)
     folder = out / answer["request_id"]
     folder.mkdir(parents=True, exist_ok=True)
     for image in answer["images"]:
         (folder / f"{image['index']}.jpeg").write_bytes(download(image["url"]))
     return answer, folder
+
+
+def run_warm(args: argparse.Namespace, waiting: Waiting) -> int:
+    def ask() -> dict[str, Any]:
+        return warm(args.api, token)
+
+    with api_call(args.api):
+        token = id_token(args.api, TokenStore())
+        try:
+            if args.wait:
+                ready = warm_until_ready(ask, print_warmth, replace(waiting, max_wait=args.max_wait))
+            else:
+                print_warmth(answer := ask())
+                ready = all_warm(answer)
+        except ApiCallFailed as exc:
+            if exc.status != 404:
+                raise
+            print(f"{args.api}: this stack's endpoints do not scale to zero: nothing to warm")
+            return 0
+        except KeyboardInterrupt:
+            print("\nstopped waiting; the endpoints go on warming", file=sys.stderr)
+            return INTERRUPTED
+    if ready:
+        print("all endpoints are warm")
+    elif args.wait:
+        print("the endpoints are not all warm yet; run text2image warm --wait again, or look at the endpoints in the SageMaker console", file=sys.stderr)
+        return 1
+    else:
+        print(f"warming; wait for them with: text2image warm --api {args.api} --wait", file=sys.stderr)
+    return 0
+
+
+def print_warmth(answer: dict[str, Any]) -> None:
+    """One line per endpoint (its state and copies of the model), and the API's estimate."""
+    for endpoint in answer["endpoints"]:
+        copies = endpoint["copies"]
+        print(f"{endpoint['endpoint']}  {endpoint['state']}  ({copies} {'copy' if copies == 1 else 'copies'} of {endpoint['component']})", flush=True)
+    if answer["retry_after"]:
+        print(f"about {answer['retry_after']} s until the GPUs are warm", flush=True)
 
 
 if __name__ == "__main__":

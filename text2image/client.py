@@ -7,12 +7,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.message import Message
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_API = "http://127.0.0.1:8000"
 # Polling a job: first look after 0.3 s, then back off by 1.5x up to 2 s while nothing changes.
 POLL_FIRST, POLL_MAX, POLL_GROWTH = 0.3, 2.0, 1.5
+# Waiting for GPUs that are starting (endpoints scaled to zero): by default 3 x the API's first
+# estimate and at least 15 minutes in all; never less than a second between two tries.
+WARM_WAIT_MIN, WARM_WAIT_FACTOR, WARM_RETRY_MIN = 900.0, 3.0, 1.0
+# How often `warm --wait` asks again (the warm route is idempotent: asking again changes nothing).
+WARM_POLL = 5.0
+WARMING_UP = "WarmingUp"
+
+T = TypeVar("T")
 
 
 class ApiCallFailed(Exception):
@@ -67,6 +77,13 @@ def history(api: str, token: str | None, limit: int | None = None, cursor: str |
     return _call(api, "GET", "/text2image/history" + (f"?{query}" if query else ""), None, 200, timeout, token)
 
 
+def warm(api: str, token: str | None, timeout: float = 30) -> dict[str, Any]:
+    """``POST /text2image/warm``: ask for a copy of the model on every endpoint scaled to zero;
+    its 202 answer (``{"endpoints": [{"endpoint", "component", "state", "copies"}], "retry_after"}``).
+    Only stacks whose endpoints scale to zero have the route (404 elsewhere)."""
+    return _call(api, "POST", "/text2image/warm", None, 202, timeout, token)
+
+
 def discovery(api: str, timeout: float = 30) -> dict[str, Any]:
     """``GET /config.json``: whether the API takes sign-in, and with which user pool."""
     return _call(api, "GET", "/config.json", None, 200, timeout, None)
@@ -102,3 +119,75 @@ def follow_job(job: dict[str, Any], on_image: Any, give_up_after: float = 330.0)
             return manifest
         delay = POLL_FIRST if arrived else min(POLL_MAX, delay * POLL_GROWTH)
     return None
+
+
+def warming_up_seconds(exc: ApiCallFailed) -> float | None:
+    """The wait a ``503 WarmingUp`` asks for (its Retry-After header, else its body's
+    ``retry_after``); None for any other failure."""
+    if exc.status != 503 or exc.body.get("error") != WARMING_UP:
+        return None
+    for value in (exc.headers.get("Retry-After"), exc.body.get("retry_after")):
+        if value is None:
+            continue
+        try:
+            return max(WARM_RETRY_MIN, float(value))
+        except (TypeError, ValueError):  # not seconds (an HTTP date): the next one, or the minimum
+            continue
+    return WARM_RETRY_MIN
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How a client waits for GPUs that are starting: ``max_wait`` seconds in all (None: 3 x the
+    API's first estimate, at least 15 minutes); ``sleep`` and ``clock`` are the real ones except
+    in tests."""
+
+    max_wait: float | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep)
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def deadline(self, estimate: float) -> float:
+        """When to give up, counted from now, given the API's first estimate of the cold start."""
+        limit = self.max_wait if self.max_wait is not None else max(WARM_WAIT_MIN, WARM_WAIT_FACTOR * estimate)
+        return self.clock() + limit
+
+
+def while_warming(call: Callable[[], T], on_wait: Callable[[float, ApiCallFailed], None], waiting: Waiting) -> T:
+    """``call()``'s answer; while it fails with ``503 WarmingUp``, ``on_wait(seconds, failure)``
+    then sleep as long as the answer asked (Retry-After) and call again, until the waiting's
+    deadline, then the last failure is raised. Any other failure is raised at once."""
+    deadline: float | None = None
+    while True:
+        try:
+            return call()
+        except ApiCallFailed as exc:
+            seconds = warming_up_seconds(exc)
+            if seconds is None:
+                raise
+            deadline = waiting.deadline(seconds) if deadline is None else deadline
+            left = deadline - waiting.clock()
+            if left <= 0:
+                raise
+            wait = min(seconds, left)
+            on_wait(wait, exc)
+            waiting.sleep(wait)
+
+
+def all_warm(answer: dict[str, Any]) -> bool:
+    return all(endpoint["state"] == "warm" for endpoint in answer["endpoints"])
+
+
+def warm_until_ready(ask: Callable[[], dict[str, Any]], on_answer: Callable[[dict[str, Any]], None], waiting: Waiting) -> bool:
+    """Ask the warm route (``ask``) every WARM_POLL seconds, ``on_answer`` each answer, until
+    every endpoint is warm (True) or the waiting's deadline passes (False)."""
+    answer = ask()
+    on_answer(answer)
+    deadline = waiting.deadline(float(answer["retry_after"]))
+    while not all_warm(answer):
+        left = deadline - waiting.clock()
+        if left <= 0:
+            return False
+        waiting.sleep(min(WARM_POLL, left))
+        answer = ask()
+        on_answer(answer)
+    return True
