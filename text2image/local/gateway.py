@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import mimetypes
 import re
 import uuid
@@ -42,7 +43,7 @@ from text2image.local.http_service import Body, HTTPService, Response
 from text2image.local.lambdas import function_module, invoke
 from text2image.local.rest_proxy import proxy_answer, proxy_event
 from text2image.local.throttle import TokenBucket, retry_after_header
-from text2image.manifest import HISTORY
+from text2image.manifest import HISTORY, WARM, LambdaFunction
 from text2image.routes import (
     API_ROUTES,
     DISALLOWED_METHOD_ERROR,
@@ -51,6 +52,7 @@ from text2image.routes import (
     HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
+    SCALE_TO_ZERO_ONLY_ROUTES,
     SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
@@ -65,6 +67,7 @@ from text2image.routes import (
     UNDECLARED_ROUTE_STATUS,
     UNSUPPORTED_MEDIA_TYPE_MESSAGE,
     UNSUPPORTED_MEDIA_TYPE_STATUS,
+    WARM_ROUTE,
     Origin,
     behavior_for,
 )
@@ -204,6 +207,7 @@ class Gateway(HTTPService):
             SYNC_ROUTE: self.text2image,
             JOBS_ROUTE: self.text2image_job,
             HISTORY_ROUTE: self.history,
+            WARM_ROUTE: self.warm,
         }
         self.authorizer: CognitoAuthorizer | None = None  # no sign-in until start() finds a user pool
         self.site = site_files()
@@ -215,7 +219,9 @@ class Gateway(HTTPService):
         pool = self.aws.user_pool
         if pool is not None:
             self.authorizer = CognitoAuthorizer.fetch(pool.jwks_url(self.aws.url), pool.issuer, pool.client_id)
-        discovery = json.dumps(config_document(None if pool is None else pool.discovery(self.aws.url), self.aws.config.daily_images_per_user)).encode()
+        warm_seconds = math.ceil(self.aws.config.cold_start_seconds) if self.aws.config.scales_to_zero else None
+        auth = None if pool is None else pool.discovery(self.aws.url)
+        discovery = json.dumps(config_document(auth, self.aws.config.daily_images_per_user, warm_cold_start_seconds=warm_seconds)).encode()
         self.site[CONFIG_FILE] = lambda: discovery
         return super().start()
 
@@ -228,9 +234,12 @@ class Gateway(HTTPService):
         if method == "OPTIONS" and path in API_PATHS and self.config.cors_origins:
             return PREFLIGHT_STATUS, b"", {}
         api_route = self.api_routes.get((method, path))
-        if api_route is None or ((method, path) in SIGN_IN_ONLY_ROUTES and self.authorizer is None):
+        undeclared = ((method, path) in SIGN_IN_ONLY_ROUTES and self.authorizer is None) or (
+            (method, path) in SCALE_TO_ZERO_ONLY_ROUTES and not self.aws.config.scales_to_zero
+        )
+        if api_route is None or undeclared:
             # API Gateway's MISSING_AUTHENTICATION_TOKEN, as the stack answers it (a stack without
-            # sign-in declares no history route)
+            # sign-in declares no history route; one whose endpoints do not scale to zero, no warm route)
             raise ApiError(UNDECLARED_ROUTE_STATUS, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_MESSAGE)
         wait = self.throttle.take()
         if wait:
@@ -273,13 +282,20 @@ class Gateway(HTTPService):
         return 202, job_answer(self.url, request_id, num_images), {}
 
     def history(self, call: ApiCall) -> Answer:
-        """``GET /text2image/history``: the history function behind API Gateway's Lambda proxy
-        integration, run in-process with the event API Gateway builds (rest_proxy.py)."""
+        """``GET /text2image/history``: the history function behind API Gateway's Lambda proxy integration."""
+        return self.proxy(HISTORY, HISTORY_ROUTE, call)
+
+    def warm(self, call: ApiCall) -> Answer:
+        """``POST /text2image/warm``: the warm function behind API Gateway's Lambda proxy integration."""
+        return self.proxy(WARM, WARM_ROUTE, call)
+
+    def proxy(self, function: LambdaFunction, route: tuple[str, str], call: ApiCall) -> Answer:
+        """A route's function run in-process with the event API Gateway's proxy integration builds (rest_proxy.py)."""
         claims = None if call.caller is None else {"sub": call.caller.sub, "cognito:username": call.caller.username, "token_use": "id"}
-        event = proxy_event("GET", HISTORY_ROUTE[1], call.query, {"Content-Type": call.content_type}, claims)
-        _, headers, body = invoke(self.aws.lambdas.handlers[HISTORY.name], HISTORY.name, event)
+        event = proxy_event(*route, call.query, {"Content-Type": call.content_type}, claims)
+        _, headers, body = invoke(self.aws.lambdas.handlers[function.name], function.name, event)
         if "X-Amz-Function-Error" in headers:  # API Gateway's answer when a proxy function fails
-            raise ApiError(502, "InternalError", "the history function failed")
+            raise ApiError(502, "InternalError", f"the {function.folder} function failed")
         status, answer_headers, data = proxy_answer(json.loads(body))
         return status, data, answer_headers
 
