@@ -9,6 +9,13 @@ Faults can be injected per endpoint to exercise the workflow's retries and catch
 through its test hooks, which exist only here (SageMaker has no such API), apart from the
 SageMaker routes as LocalStack keeps its developer API apart: ``GET /_local/stats`` and
 ``POST /_local/faults`` (the gateway forwards ``/_local/*`` here, so they answer at its URL too).
+
+With ``scale_to_zero`` each endpoint hosts its model as an inference component
+(text2image.inference_components) whose copy comes and goes (capacity.py): calls must name the
+component, a call while it has no copy gets SageMaker's no-capacity answer, and the same port
+answers the two SageMaker control-plane operations the warm Lambda uses (``POST /`` with
+``X-Amz-Target: SageMaker.<Operation>``, JSON 1.1): DescribeInferenceComponent and
+UpdateInferenceComponentRuntimeConfig.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from text2image.inference_components import component_name
+from text2image.local.capacity import COPIES, WARM, WARMING, Capacity, ScaleToZero
 from text2image.local.containers import Container, ContainerError, PreviewContainer
 from text2image.local.http_service import Body, HTTPService, Response
 
@@ -29,9 +38,22 @@ FAULT_MODES = ("error", "throttle", "notready", "unavailable", "slow", "garbage"
 SAGEMAKER_INVOCATION_LIMIT = 60.0
 MAX_BODY_BYTES = 6 * 1024 * 1024
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
 _PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 _HOOKS_PREFIX = "/_local/"
 _FAULT_SPEC = 'body: must be {"endpoint": NAME, "mode": MODE or null, "count": N}'
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"  # InvokeEndpoint's InferenceComponentName
+# InvokeEndpoint's answers about components, word for word as SageMaker Runtime gives them.
+NO_CAPACITY = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if configured) "
+    "or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API."
+)
+COMPONENT_REQUIRED = (
+    "Inference Component Name header is required for endpoints to which you plan to deploy inference components. "
+    "Please include Inference Component Name header or consider using SageMaker models."
+)
+_CONTROL_PLANE_TARGET = "SageMaker."
+_JSON_1_1 = "application/x-amz-json-1.1"
 
 # mode -> (status, error code, message) as SageMaker Runtime sends them; "error" is the
 # container failing (a 500 from the model server), answered like any container error.
@@ -88,6 +110,7 @@ class Endpoint:
     fault: Fault | None = None
     invocations: int = 0
     errors: int = 0
+    capacity: Capacity | None = None  # scale to zero: its inference component's copy
 
     def take_fault(self) -> str | None:
         """The fault mode for this call, counting it down."""
@@ -111,12 +134,16 @@ class EndpointServer(HTTPService):
         invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT,
         host: str = "127.0.0.1",
         port: int = 0,
+        scale_to_zero: ScaleToZero | None = None,
     ) -> None:
         """``container(name)`` makes each endpoint's own container (its own model copy, as
-        on separate instances); they are all made, models loaded, before the server starts."""
-        self.endpoints = {name: Endpoint(name) for name in names}
+        on separate instances); they are all made, models loaded, before the server starts.
+        ``scale_to_zero``: each endpoint hosts an inference component that scales to zero."""
+        self.endpoints = {name: Endpoint(name, capacity=None if scale_to_zero is None else Capacity(scale_to_zero)) for name in names}
         self.containers = {name: container(name) for name in names}
         self.invocation_limit = invocation_limit
+        self.components = {component_name(name): self.endpoints[name] for name in names} if scale_to_zero else {}
+        self._created = self._modified = time.time()
         self._stats_lock = threading.Lock()
         self.hooks: dict[tuple[str, str], Callable[[bytes], tuple[int, dict[str, Any]]]] = {
             ("GET", "/_local/stats"): lambda body: (200, {"endpoints": self.stats()}),
@@ -145,6 +172,8 @@ class EndpointServer(HTTPService):
         with self._stats_lock:
             for endpoint in self.endpoints.values():
                 endpoint.invocations = endpoint.errors = 0
+                if endpoint.capacity is not None:
+                    endpoint.capacity.refusals = 0
 
     def stats(self) -> dict[str, dict[str, Any]]:
         with self._stats_lock:
@@ -153,9 +182,20 @@ class EndpointServer(HTTPService):
                     "invocations": e.invocations,
                     "errors": e.errors,
                     "fault": None if e.fault is None else {"mode": e.fault.mode, "remaining": e.fault.remaining},
+                    **self._capacity_stats(e),
                 }
                 for e in self.endpoints.values()
             }
+
+    @staticmethod
+    def _capacity_stats(endpoint: Endpoint) -> dict[str, Any]:
+        """state (warm, cold or warming), copies serving, calls refused for want of one; an
+        endpoint that does not scale to zero is always warm with its one copy."""
+        capacity = endpoint.capacity
+        if capacity is None:
+            return {"state": WARM, "copies": 1, "cold_refusals": 0}
+        state = capacity.state()
+        return {"state": state, "copies": COPIES[state][1], "cold_refusals": capacity.refusals}
 
     def _endpoint(self, name: str) -> Endpoint:
         try:
@@ -163,11 +203,17 @@ class EndpointServer(HTTPService):
         except KeyError:
             raise EndpointError(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.") from None
 
-    def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None) -> bytes:
-        """One invocation as SageMaker would run it; raises ``EndpointError`` for error answers."""
+    def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None, component: str | None = None) -> bytes:
+        """One invocation as SageMaker would run it; raises ``EndpointError`` for error answers.
+        ``component``: the inference component named (InvokeEndpoint's InferenceComponentName)."""
         arrived = time.monotonic()
         endpoint = self._endpoint(name)
+        capacity = endpoint.capacity
+        if capacity is not None:
+            self._check_component(endpoint, component)
         with self._stats_lock:
+            if capacity is not None and not capacity.admit():
+                raise EndpointError(400, "ValidationError", NO_CAPACITY)
             endpoint.invocations += 1
             fault = endpoint.take_fault()
         try:
@@ -177,6 +223,18 @@ class EndpointServer(HTTPService):
             with self._stats_lock:
                 endpoint.errors += 1
             raise
+        finally:
+            if capacity is not None:
+                with self._stats_lock:
+                    capacity.finish()
+
+    @staticmethod
+    def _check_component(endpoint: Endpoint, component: str | None) -> None:
+        """An endpoint hosting a component takes only calls that name it."""
+        if not component:
+            raise EndpointError(400, "ValidationError", COMPONENT_REQUIRED)
+        if component != component_name(endpoint.name):
+            raise EndpointError(400, "ValidationError", f"Inference Component {component} not found on endpoint {endpoint.name} of account {ACCOUNT}.")
 
     def _run(self, endpoint: Endpoint, fault: str | None, body: bytes, content_type: str | None, accept: str, arrived: float) -> bytes:
         if fault in _FAULT_ANSWERS:
@@ -214,6 +272,8 @@ class EndpointServer(HTTPService):
     def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
         if path.startswith(_HOOKS_PREFIX):
             return self._hook(method, path, body)
+        if (method, path) == ("POST", "/") and "X-Amz-Target" in headers:
+            return self._control_plane(headers["X-Amz-Target"], body)
         try:
             answer = self._invocation(method, path, headers, body)
         except EndpointError as exc:
@@ -228,7 +288,7 @@ class EndpointServer(HTTPService):
             raise EndpointError(413, "ValidationError", "Request body exceeds the 6 MB limit")
         if body.malformed:
             raise EndpointError(400, "ValidationError", "the chunked transfer encoding of the body is malformed")
-        return self.invoke(match.group(1), body.data, headers.get("Content-Type"), headers.get("Accept"))
+        return self.invoke(match.group(1), body.data, headers.get("Content-Type"), headers.get("Accept"), headers.get(COMPONENT_HEADER))
 
     @staticmethod
     def _headers(error_code: str | None) -> dict[str, str]:
@@ -238,6 +298,82 @@ class EndpointServer(HTTPService):
         else:
             headers["x-Amzn-Invoked-Production-Variant"] = "AllTraffic"
         return headers
+
+    # -- SageMaker control plane: the two operations on inference components the warm Lambda uses --
+
+    def describe_inference_component(self, name: str) -> dict[str, Any]:
+        """DescribeInferenceComponent's answer (the fields of botocore's output shape this stand-in knows)."""
+        endpoint = self._component(name)
+        capacity = endpoint.capacity
+        assert capacity is not None  # only endpoints that scale to zero host components
+        with self._stats_lock:
+            state = capacity.state()
+        desired, current = COPIES[state]
+        return {
+            "InferenceComponentName": name,
+            "InferenceComponentArn": self._component_arn(name),
+            "EndpointName": endpoint.name,
+            "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{endpoint.name}",
+            "VariantName": "AllTraffic",
+            # Copies being added are a runtime update in progress; no copy at all is still in service.
+            "InferenceComponentStatus": "Updating" if state == WARMING else "InService",
+            "RuntimeConfig": {"DesiredCopyCount": desired, "CurrentCopyCount": current},
+            "CreationTime": self._created,
+            "LastModifiedTime": self._modified,
+        }
+
+    def update_inference_component_runtime_config(self, name: str, copy_count: int) -> dict[str, Any]:
+        """UpdateInferenceComponentRuntimeConfig: a copy asked for while cold serves cold-start
+        seconds later. Each endpoint here is one GPU with one copy and scales in by itself when idle,
+        so the only count it takes is 1."""
+        endpoint = self._component(name)
+        capacity = endpoint.capacity
+        assert capacity is not None
+        if copy_count != 1:
+            raise EndpointError(
+                400,
+                "ValidationException",
+                f"the local endpoints host 1 copy each and scale in by themselves after {capacity.settings.idle:g} s without a call: "
+                f"CopyCount must be 1, not {copy_count}",
+            )
+        with self._stats_lock:
+            capacity.ask_for_copy()
+            self._modified = time.time()
+        return {"InferenceComponentArn": self._component_arn(name)}
+
+    def _component(self, name: str) -> Endpoint:
+        try:
+            return self.components[name]
+        except KeyError:
+            raise EndpointError(400, "ValidationException", f'Could not find inference component "{self._component_arn(name)}".') from None
+
+    @staticmethod
+    def _component_arn(name: str) -> str:
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:inference-component/{name}"
+
+    def _control_plane(self, target: str, body: Body) -> Response:
+        """One JSON 1.1 call: errors as ``{"__type", "message"}``, which botocore raises as ClientError."""
+        operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "DescribeInferenceComponent": lambda request: self.describe_inference_component(_string(request, "InferenceComponentName")),
+            "UpdateInferenceComponentRuntimeConfig": lambda request: self.update_inference_component_runtime_config(
+                _string(request, "InferenceComponentName"), _copy_count(request)
+            ),
+        }
+        headers = {"Content-Type": _JSON_1_1, "x-amzn-RequestId": f"local-{time.monotonic_ns()}"}
+        operation = operations.get(target.removeprefix(_CONTROL_PLANE_TARGET)) if target.startswith(_CONTROL_PLANE_TARGET) else None
+        try:
+            if operation is None:
+                raise EndpointError(400, "UnknownOperationException", f"this local SageMaker answers {' and '.join(operations)} only, not {target}")
+            try:
+                request = json.loads(body.data or b"{}")
+            except json.JSONDecodeError:
+                request = None
+            if not isinstance(request, dict):
+                raise EndpointError(400, "SerializationException", "the request body must be a JSON object")
+            answer = operation(request)
+        except EndpointError as exc:
+            return exc.status, headers, json.dumps({"__type": exc.code, "message": exc.message}).encode()
+        return 200, headers, json.dumps(answer).encode()
 
     # -- test hooks (the local stack's own API; errors in the gateway's JSON shape) ---------
 
@@ -256,3 +392,18 @@ class EndpointServer(HTTPService):
         except ValueError as exc:  # what set_fault refuses
             return 400, {"error": "ValidationError", "message": str(exc), "field": "body"}
         return 200, {"endpoints": self.stats()}
+
+
+def _string(request: dict[str, Any], field: str) -> str:
+    value = request.get(field)
+    if not isinstance(value, str):
+        raise EndpointError(400, "ValidationException", f"{field}: a string is required")
+    return value
+
+
+def _copy_count(request: dict[str, Any]) -> int:
+    desired = request.get("DesiredRuntimeConfig")
+    count = desired.get("CopyCount") if isinstance(desired, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise EndpointError(400, "ValidationException", "DesiredRuntimeConfig.CopyCount: a whole number is required")
+    return count
