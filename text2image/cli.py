@@ -32,6 +32,7 @@ from text2image.client import (
     while_warming,
 )
 from text2image.cognito_client import SignInFailed
+from text2image.local.capacity import DEFAULT_COLD_START
 from text2image.login import NotSignedIn, OpenApi, id_token, login, logout
 from text2image.stop_signals import StopSignals
 from text2image.token_store import TokenStore
@@ -109,6 +110,22 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
         metavar="URL",
         help="an origin (scheme://host[:port]) whose pages may call the API; repeatable (default: same origin only)",
     )
+    up.add_argument(
+        "--scale-to-zero",
+        type=float,
+        default=None,
+        metavar="IDLE",
+        help="endpoints scale to zero as deployed ones with inference components do: no copy after IDLE seconds without a call, "
+        "SageMaker's no-capacity answer while cold, serving again a cold start after the first refused call or a warm",
+    )
+    up.add_argument(
+        "--cold-start",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"seconds a cold endpoint takes to serve again (with --scale-to-zero; default {DEFAULT_COLD_START:g})",
+    )
+
     gen = commands.add_parser("generate", help="make images through the API and save them")
     gen.add_argument("prompt")
     gen.add_argument("-n", "--num-images", type=int, default=None)
@@ -201,6 +218,9 @@ def run_up(args: argparse.Namespace) -> int:
     from text2image.local.http_service import PortInUse
     from text2image.local.stack import LocalStack, StackConfig
 
+    if args.cold_start is not None and args.scale_to_zero is None:
+        print("text2image up: --cold-start applies to endpoints that scale to zero: give --scale-to-zero IDLE too", file=sys.stderr)
+        return 2
     try:
         stack = LocalStack(
             StackConfig(
@@ -220,6 +240,8 @@ def run_up(args: argparse.Namespace) -> int:
                     **({} if args.throttle_burst is None else {"throttle_burst": args.throttle_burst}),
                 ),
                 auth=args.auth,
+                scale_to_zero=args.scale_to_zero,
+                **({} if args.cold_start is None else {"cold_start": args.cold_start}),
             )
         )
     except PortInUse as exc:
@@ -240,6 +262,7 @@ def run_up(args: argparse.Namespace) -> int:
         f"  web page + API   {stack.gateway.url}/   (POST /text2image; throttled at {stack.gateway.config.throttle_rate:g}/s, "
         f"burst {stack.gateway.config.throttle_burst}, as the deployed stage)\n"
         f"  endpoints        {stack.endpoints.url}   {names}; model {args.model}{latency}{batching}\n"
+        f"{scale_to_zero_line(stack)}"
         f"  local AWS        {stack.aws.url}   bucket {stack.aws.bucket}, state machine {stack.aws.state_machine_arn}\n"
         f"{sign_in_lines(stack)}"
         f"  try: curl -s -X POST {stack.gateway.url}/text2image -H 'Content-Type: application/json' "
@@ -255,6 +278,13 @@ def run_up(args: argparse.Namespace) -> int:
     stack.stop()
     print("text2image local stack stopped", flush=True)
     return 0
+
+
+def scale_to_zero_line(stack: LocalStack) -> str:
+    """The banner's line on scale to zero (``--scale-to-zero``, ``--cold-start``); none without it."""
+    if stack.config.scale_to_zero is None:
+        return ""
+    return f"  scale to zero    endpoints scale to zero after {stack.config.scale_to_zero:g} s idle; a cold start takes {stack.config.cold_start:g} s\n"
 
 
 def sign_in_lines(stack: LocalStack) -> str:

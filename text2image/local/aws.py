@@ -6,6 +6,7 @@ with the real Lambda handlers, all in this process and on loopback.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -16,12 +17,12 @@ import boto3
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler
 
-from text2image import manifest
+from text2image import inference_components, manifest
 from text2image.deploy_settings import context_defaults
 from text2image.local import engine
 from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
-from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, load_handlers
+from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, load_handlers
 from text2image.paths import STATE_MACHINE
 
 BUCKET = "text2image-local"
@@ -52,7 +53,7 @@ def render_definition(template: str, substitutions: dict[str, str]) -> str:
 @dataclass(frozen=True)
 class LocalAWSConfig:
     endpoint_names: list[str]
-    endpoints_url: str  # the SageMaker Runtime stand-in
+    endpoints_url: str  # the SageMaker Runtime stand-in (and, for inference components, SageMaker's)
     retry_time_scale: float = 1.0
     endpoint_read_timeout: float = 70.0
     images_per_call: int = 0  # 0: an endpoint's whole share in one call, as far as the limits allow
@@ -60,6 +61,10 @@ class LocalAWSConfig:
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
     daily_images_per_user: int = field(default_factory=lambda: int(context_defaults()["dailyImagesPerUser"]))
     auth: bool = False  # a Cognito user pool, its app client and a user (`text2image up --auth`)
+    # The endpoints host inference components that scale to zero (`up --scale-to-zero`): the
+    # Lambdas call them by component, and the warm route exists (the gateway reads both fields).
+    scales_to_zero: bool = False
+    cold_start_seconds: float = 0.0  # how long a cold endpoint takes to serve again (`up --cold-start`)
 
 
 class LocalAWS:
@@ -120,6 +125,7 @@ class LocalAWS:
             "AWS_ENDPOINT_URL_SSM": self.url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER": self.config.endpoints_url,  # the control plane of the inference components
             "BUCKET_NAME": BUCKET,
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
             "DEFAULT_NUM_IMAGES": str(context_defaults()["defaultNumImages"]),
@@ -129,6 +135,13 @@ class LocalAWS:
             "USAGE_TABLE": USAGE_TABLE,
             "DAILY_IMAGES_PER_USER": str(self.config.daily_images_per_user),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
+            # Set whether or not the endpoints scale to zero, so that no earlier stack's value is left
+            # in this process's environment: "{}" is endpoints without components.
+            inference_components.VARIABLE: inference_components.components_variable(self.config.endpoint_names if self.config.scales_to_zero else []),
+            # Retry-After is whole seconds: a fractional local cold start is rounded up.
+            "COLD_START_SECONDS": str(math.ceil(self.config.cold_start_seconds)),
+            # How long a job waits for cold endpoints: the one wait scaled with the workflow's Retry intervals.
+            "COLD_WAIT_SECONDS": f"{function_module('prepare').DEFAULT_COLD_WAIT_SECONDS * self.config.retry_time_scale:g}",
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",

@@ -12,6 +12,7 @@ from typing import Any
 
 from text2image.deploy_settings import context_defaults
 from text2image.local.aws import LocalAWS, LocalAWSConfig
+from text2image.local.capacity import DEFAULT_COLD_START, ScaleToZero
 from text2image.local.containers import Container, InferenceScriptContainer, PreviewContainer, endpoint_module
 from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
 from text2image.local.gateway import ApiError, Gateway, GatewayConfig
@@ -37,10 +38,16 @@ class StackConfig:
     invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     auth: bool = False  # sign-in as deployed: a user pool in the local AWS, the gateway checks tokens
+    scale_to_zero: float | None = None  # seconds without a call before an endpoint has no copy (None: always warm)
+    cold_start: float = DEFAULT_COLD_START  # seconds from asking a cold endpoint for a copy to its serving
 
     @property
     def endpoint_names(self) -> list[str]:
         return [f"sd-local-{i}" for i in range(1, self.endpoints + 1)]
+
+    @property
+    def scales_to_zero(self) -> bool:
+        return self.scale_to_zero is not None
 
 
 def edge_validator() -> Any:
@@ -91,8 +98,9 @@ class LocalStack:
         self.config = config
         faults = [Fault.parse(text) for text in config.faults]
         limits = {"SD_MAX_IMAGES_PER_CALL": str(config.max_images_per_call), "SD_MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call)}
+        scale_to_zero = None if config.scale_to_zero is None else ScaleToZero(config.scale_to_zero, config.cold_start)
         container = container_factory(config.model, config.latency, config.call_overhead, limits)
-        self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit)
+        self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit, scale_to_zero=scale_to_zero)
         for name, fault in faults:
             self.endpoints.set_fault(name, fault.mode, fault.remaining)
         self.aws = LocalAWS(
@@ -106,6 +114,8 @@ class LocalStack:
                 max_images_per_call=config.max_images_per_call,
                 max_pixels_per_call=config.max_pixels_per_call,
                 auth=config.auth,
+                scales_to_zero=config.scales_to_zero,
+                cold_start_seconds=config.cold_start,
             )
         )
         self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
