@@ -3,9 +3,12 @@
 // is built with createElement/textContent, so prompts and messages are never parsed as HTML.
 // /config.json says whether the API takes sign-in: if it does, the page signs the user in
 // (session.js), sends their ID token with every API call and lists their runs (runs.js);
-// if not, it works as it always has.
+// if not, it works as it always has. Where the GPUs scale to zero (/config.json's "warm"), the
+// page follows them through the warm route (warm.js): it says they are starting and about how
+// long, sends a run again by itself when they were cold, and offers a "Warm up GPUs" button.
 import {NEW_PASSWORD_REQUIRED, Session, SignedOut} from "./session.js";
 import {Runs} from "./runs.js";
+import {Gpus, allWarm, coldOutcome, waitLimitMs} from "./warm.js";
 
 const POLL_FIRST_MS = 400;      // first look, and again right after something arrived
 const POLL_MAX_MS = 2000;       // back-off ceiling while nothing changes
@@ -20,9 +23,13 @@ const send = $("send");
 let running = false;
 let session = null;  // a Session when the API takes sign-in
 let challenge = null;  // NEW_PASSWORD_REQUIRED in progress: {name, session, username}, never the password
+let warm = null;  // /config.json's "warm" ({coldStartSeconds}) where the GPUs scale to zero
+let countdown = null;  // the interval counting down a cold start, while the GPUs are starting
+let statusIsWarming = false;  // the status line says the GPUs are starting (and no newer news)
 
 function showStatus(message) {
   $("status").textContent = message;
+  statusIsWarming = false;
 }
 
 function showError(message, field) {
@@ -231,6 +238,22 @@ async function apiFetch(path, options = {}) {
   return response;
 }
 
+// POST /text2image/jobs: its 202 answer, or null once the refusal is shown.
+async function startJob(request) {
+  const response = await apiFetch("/text2image/jobs", {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(request),
+  });
+  const answer = await response.json().catch(() => null);
+  if (response.status !== 202) {
+    showStatus("");
+    showError(errorText(response.status, answer, response), answer && answer.field);
+    return null;
+  }
+  return answer;
+}
+
 async function run(request) {
   if (!request.text.trim()) {
     showError("Type a prompt first.", "text");
@@ -246,27 +269,26 @@ async function run(request) {
   showStatus("Starting…");
   try {
     await configured;  // a prompt sent before /config.json arrived waits to know about sign-in
-    const response = await apiFetch("/text2image/jobs", {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify(request),
-    });
-    const answer = await response.json().catch(() => null);
-    if (response.status !== 202) {
-      showStatus("");
-      showError(errorText(response.status, answer, response), answer && answer.field);
+    const giveUpAt = warm ? started + waitLimitMs(warm) : started;
+    for (;;) {
+      const job = await startJob(request);
+      if (!job) return;
+      const [width, height] = [request.width || 768, request.height || 512];
+      const figures = job.images.map((_, index) => placeholder(index, width, height));
+      $("images").replaceChildren(...figures);
+      $("results-prompt").textContent = `“${request.text}”`;
+      $("results").hidden = false;
+      showStatus(`Generating ${job.images.length} image(s)…`);
+      // Cold GPUs: the job waits for them a while; the watch says so at once, and asks for them.
+      if (warm) gpus.watch(giveUpAt);
+      const outcome = await follow(job, figures, request.text, performance.now());
+      // No image for want of GPUs (the job's wait ran out first): the same request again once they are warm.
+      if (outcome && warm && coldOutcome(outcome) && (await gpus.watch(giveUpAt))) continue;
+      if (outcome) await finish(outcome, figures, request.text);
+      else showError("No result after 5 minutes; the request id is " + job.request_id + ".");
+      if (session) runs.reload(job.request_id);
       return;
     }
-    const [width, height] = [request.width || 768, request.height || 512];
-    const figures = answer.images.map((_, index) => placeholder(index, width, height));
-    $("images").replaceChildren(...figures);
-    $("results-prompt").textContent = `“${request.text}”`;
-    $("results").hidden = false;
-    showStatus(`Generating ${answer.images.length} image(s)…`);
-    const outcome = await follow(answer, figures, request.text, started);
-    if (outcome) await finish(outcome, figures, request.text);
-    else showError("No result after 5 minutes; the request id is " + answer.request_id + ".");
-    if (session) runs.reload(answer.request_id);
   } catch (error) {
     showStatus("");
     if (error instanceof SignedOut) showSignIn(error.message);
@@ -293,6 +315,60 @@ function rerun(request) {
   window.scrollTo({top: 0});
   run(request);
 }
+
+// -- GPUs that scale to zero (only when /config.json's "warm" is not null) -------------------
+
+function stopCountdown() {
+  clearInterval(countdown);
+  countdown = null;
+  $("countdown").textContent = "";
+}
+
+function startCountdown(seconds) {
+  const ends = performance.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((ends - performance.now()) / 1000);
+    $("countdown").textContent = left > 0 ? `GPUs: ~${left} s` : "GPUs: any moment";
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+// Each endpoint's state, told (aria-live) only when it changes.
+function showGpus(text) {
+  if ($("gpus").textContent !== text) $("gpus").textContent = text;
+}
+
+const gpus = new Gpus(apiFetch, {
+  answer(answer) {
+    if (allWarm(answer)) {
+      showGpus("All GPUs are warm.");
+      if (countdown) stopCountdown();
+      if (statusIsWarming) showStatus(running ? "The GPUs are warm; the images are on their way." : "The GPUs are warm.");
+      return;
+    }
+    showGpus(`GPUs: ${answer.endpoints.map((endpoint) => `${endpoint.endpoint} ${endpoint.state}`).join(", ")}.`);
+    if (!countdown) {
+      startCountdown(answer.retry_after);
+      showStatus(`The GPUs are starting — about ${answer.retry_after} s. The page goes on by itself.`);
+      statusIsWarming = true;
+    }
+  },
+  failed(error) {
+    stopCountdown();
+    if (error instanceof SignedOut) showSignIn(error.message);
+    else showGpus(`Cannot tell how the GPUs are: ${error.message || error}`);
+  },
+});
+
+$("warm").addEventListener("click", async () => {
+  $("warm").disabled = true;
+  try {
+    await gpus.watch(performance.now() + waitLimitMs(warm));
+  } finally {
+    $("warm").disabled = false;
+  }
+});
 
 const runs = new Runs(
   {section: $("runs"), list: $("run-list"), more: $("runs-more"), status: $("runs-status")},
@@ -398,6 +474,11 @@ $("sign-out").addEventListener("click", () => {
 async function loadConfig() {
   const response = await fetch("/config.json", {cache: "no-store"}).catch(() => null);
   const config = response && response.ok ? await response.json().catch(() => null) : null;
+  if (config && config.warm) {
+    warm = config.warm;
+    $("warm").hidden = $("gpus").hidden = false;
+    showGpus(`The GPUs stop when idle; starting them takes about ${warm.coldStartSeconds} s.`);
+  }
   if (!config || !config.auth) return;  // no sign-in: the page as it always was
   session = new Session(config.auth);
   if (session.signedIn) showSignedIn();
