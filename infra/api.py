@@ -1,7 +1,9 @@
 """REST API: POST /text2image -> StartSyncExecution and POST /text2image/jobs -> StartExecution
 on the Express workflow, guarded by the one JSON Schema and, with sign-in, by API Gateway's
 Cognito authorizer on the routes of ``SIGNED_IN_ROUTES``, answering with the status mapping of
-docs/design.md ("Errors", "The edge"); API Gateway's own errors in the same {"error", "message"} shape."""
+docs/design.md ("Errors", "The edge"); API Gateway's own errors in the same {"error", "message"} shape.
+Two routes answered by a function of their own where the stack has them: GET /text2image/history
+(sign-in) and POST /text2image/warm (endpoints that scale to zero)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from text2image.routes import (
     HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
+    SCALE_TO_ZERO_ONLY_ROUTES,
     SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
@@ -42,6 +45,7 @@ from text2image.routes import (
     UNDECLARED_ROUTE_STATUS,
     UNSUPPORTED_MEDIA_TYPE_MESSAGE,
     UNSUPPORTED_MEDIA_TYPE_STATUS,
+    WARM_ROUTE,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -153,9 +157,10 @@ SIGN_IN_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
 }
 
 
-def declared_routes(*, signed_in: bool) -> list[tuple[str, str]]:
-    """The routes the API declares: all but the sign-in-only ones (My runs) on an open stack."""
-    return [route for route in API_ROUTES if signed_in or route not in SIGN_IN_ONLY_ROUTES]
+def declared_routes(*, signed_in: bool, scales_to_zero: bool) -> list[tuple[str, str]]:
+    """The routes the API declares: all but the sign-in-only ones (My runs) on an open stack, and
+    but the scale-to-zero-only ones (warm) where the endpoints do not scale to zero."""
+    return [route for route in API_ROUTES if (signed_in or route not in SIGN_IN_ONLY_ROUTES) and (scales_to_zero or route not in SCALE_TO_ZERO_ONLY_ROUTES)]
 
 
 @dataclass(frozen=True)
@@ -191,13 +196,15 @@ class Api(Construct):
         user_pool: cognito.IUserPool | None,
         client_id: str | None,
         history: lambda_.IFunction | None,
+        warm: lambda_.IFunction | None,
         preflight: bool,
     ) -> None:
         """``logging``: execution logs (errors) and access logs, which need the account's API
         Gateway CloudWatch role; without it a deploy fails ("CloudWatch Logs role ARN must be
         set in account settings to enable logging"). ``user_pool``: sign-in (None: an open API),
         with ``history``, the function of the signed-in callers' GET /text2image/history.
-        ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
+        ``warm``: the function of POST /text2image/warm, where the endpoints scale to zero (None
+        elsewhere: no route). ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
         the CORS headers, infra/cdn.py)."""
         super().__init__(scope, construct_id)
         assert (user_pool is None) == (history is None), "the history route exists exactly where sign-in does"
@@ -207,9 +214,11 @@ class Api(Construct):
         self._build_route(parts, SYNC_ROUTE, "StartSyncExecution", SYNC_EXECUTION_NAME, SYNC_RESPONSE_TEMPLATE, "200")
         self._build_route(parts, JOBS_ROUTE, "StartExecution", JOB_EXECUTION_NAME, JOB_RESPONSE_TEMPLATE, "202")
         if history is not None:
-            self._build_history_route(parts, history)
+            self._build_function_route(parts, HISTORY_ROUTE, history)
+        if warm is not None:
+            self._build_function_route(parts, WARM_ROUTE, warm)
         if preflight:
-            self._build_preflights(declared_routes(signed_in=authorizer is not None))
+            self._build_preflights(declared_routes(signed_in=authorizer is not None, scales_to_zero=warm is not None))
         self._build_gateway_responses(signed_in=authorizer is not None)
         self.api_key_id = self._build_api_key(throttle_rate, throttle_burst) if api_key else None
         self._acknowledge_findings(logging, signed_in=authorizer is not None)
@@ -295,7 +304,9 @@ class Api(Construct):
             options=apigw.IntegrationOptions(
                 credentials_role=parts.role,
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,  # only JSON reaches the workflow
-                request_templates={JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, parts.signed_in(route), route == SYNC_ROUTE)},
+                request_templates={
+                    JSON: request_template(parts.state_machine_arn, execution_name, parts.default_num_images, parts.signed_in(route), route == SYNC_ROUTE)
+                },
                 integration_responses=integration_responses,
             ),
         )
@@ -310,13 +321,13 @@ class Api(Construct):
             **self._authorization(parts, route),
         )
 
-    def _build_history_route(self, parts: _RouteParts, history: lambda_.IFunction) -> apigw.Method:
-        """GET /text2image/history (My runs): the history function behind a Lambda proxy
-        integration, which hands it the query string and the authorizer's claims (the caller's
-        ``sub``); it answers with its own statuses and body."""
-        method, path = HISTORY_ROUTE
-        integration = apigw.LambdaIntegration(history, proxy=True)
-        return self.api.root.resource_for_path(path).add_method(method, integration, **self._authorization(parts, HISTORY_ROUTE))
+    def _build_function_route(self, parts: _RouteParts, route: tuple[str, str], function: lambda_.IFunction) -> apigw.Method:
+        """A route answered by a function of its own (GET /text2image/history, My runs; POST
+        /text2image/warm) behind a Lambda proxy integration, which hands it the query string and
+        the authorizer's claims (the caller's ``sub``); it answers with its own statuses and body."""
+        method, path = route
+        integration = apigw.LambdaIntegration(function, proxy=True)
+        return self.api.root.resource_for_path(path).add_method(method, integration, **self._authorization(parts, route))
 
     def _build_preflights(self, routes: list[tuple[str, str]]) -> None:
         """OPTIONS on every path of the API, answered by API Gateway itself (a mock integration):

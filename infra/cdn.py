@@ -5,6 +5,7 @@ headers for the pages of text2image:corsOrigins."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Duration, Stack
@@ -188,8 +189,11 @@ class Cdn(Construct):
 
     def _build_site_deployment(self, bucket: s3.IBucket, discovery: dict[str, Any]) -> None:
         # /config.json holds CloudFormation's values (the pool's and the client's ids), which
-        # the deployment fills in when it writes the file.
-        config = s3deploy.Source.json_data(CONFIG_FILE, discovery)
+        # the deployment fills in when it writes the file. Serialized here, not by json_data:
+        # jsii passes a None as undefined, so the document's nulls ("warm": null) would vanish.
+        # The values filled in (region, URL suffix, pool and client ids) have no character JSON
+        # escapes, so they go into the text as they are.
+        config = s3deploy.Source.data(CONFIG_FILE, json.dumps(discovery))
         s3deploy.BucketDeployment(
             self,
             "Site",

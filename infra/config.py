@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from constructs import Node
 
 from infra.endpoint_code import compile_shape_problems
+from infra.instance_types import component_memory_mb
 from text2image.cors import checked_origins
 from text2image.deploy_settings import PREFIX, context_defaults
+from text2image.inference_components import component_name
 from text2image.manifest import PREPARE
 from text2image.paths import REQUEST_SCHEMA
 from text2image.throttling import stage_throttle
@@ -33,6 +36,14 @@ AUTH_MODES = ("cognito", "none")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 # One address for the alarms' subscription: a local part without spaces or a second "@", then a domain as above.
 _EMAIL = re.compile(r"[^@\s,;]+@" + _DOMAIN.pattern, re.IGNORECASE)
+# An Application Auto Scaling cron expression: cron(minutes hours day-of-month month day-of-week year),
+# one of the two days "?" (Application Auto Scaling User Guide, "Scheduled scaling", cron expressions).
+_CRON = re.compile(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)")
+# The idle scale-in's alarm looks at one-minute periods, and a CloudWatch alarm evaluates at most one
+# day of them (PutMetricAlarm: EvaluationPeriods x Period <= 86,400 s).
+MAX_IDLE_MINUTES = 24 * 60
+# An inference component's name is at most 63 characters (CreateInferenceComponent).
+_MAX_COMPONENT_NAME = 63
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,14 @@ class StackConfig:
     endpoint_instance_count: int
     endpoint_max_instances: int
     endpoint_target_invocations_per_instance: int
+    # Created endpoints host the model as an inference component that scales to zero copies and
+    # instances after endpoint_idle_minutes without calls (infra/scale_to_zero.py).
+    endpoint_scale_to_zero: bool
+    endpoint_idle_minutes: int
+    endpoint_cold_start_seconds: int  # about how long a cold endpoint takes to serve: Retry-After, /config.json
+    warm_schedule_start: str  # cron(...) from which one copy each stays warm ("" = no schedule)
+    warm_schedule_end: str  # cron(...) after which they may go cold again
+    warm_schedule_timezone: str  # the IANA time zone of both
     alarm_email: str  # the address the alarms' topic mails; "" = no subscription (infra/observability.py)
 
     @property
@@ -78,6 +97,15 @@ class StackConfig:
     @property
     def endpoint_names(self) -> list[str]:
         return [endpoint.name for endpoint in parse_endpoints(self.endpoints)]
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """Whether the endpoints scale to zero: only endpoints the stack creates can (existing ones are called as they are)."""
+        return self.create_endpoints and self.endpoint_scale_to_zero
+
+    @property
+    def warm_schedule(self) -> bool:
+        return bool(self.warm_schedule_start or self.warm_schedule_end)
 
     @classmethod
     def from_context(cls, node: Node) -> StackConfig:
@@ -120,6 +148,12 @@ class StackConfig:
             endpoint_instance_count=int(get("endpointInstanceCount")),
             endpoint_max_instances=int(get("endpointMaxInstances")),
             endpoint_target_invocations_per_instance=int(get("endpointTargetInvocationsPerInstance")),
+            endpoint_scale_to_zero=_flag(get("endpointScaleToZero")),
+            endpoint_idle_minutes=int(get("endpointIdleMinutes")),
+            endpoint_cold_start_seconds=int(get("endpointColdStartSeconds")),
+            warm_schedule_start=str(get("warmScheduleStart")).strip(),
+            warm_schedule_end=str(get("warmScheduleEnd")).strip(),
+            warm_schedule_timezone=str(get("warmScheduleTimezone")).strip(),
             alarm_email=str(get("alarmEmail")).strip(),
         )
         config.check()
@@ -154,6 +188,7 @@ class StackConfig:
         problems += self._access_problems()
         if self.create_endpoints:
             problems += self._endpoint_problems()
+        problems += self._scale_to_zero_problems()
         if problems:
             raise ValueError("text2image configuration: " + "; ".join(problems))
 
@@ -200,6 +235,48 @@ class StackConfig:
             problems.append("endpointCompile compiles endpoint/code/inference.py's UNet: it needs the diffusers preset")
         if self.endpoint_compile and self.endpoint_compile_shapes:
             problems += compile_shape_problems(self.endpoint_compile_shapes, self.max_images_per_call, self.max_pixels_per_call)
+        return problems
+
+    def _scale_to_zero_problems(self) -> list[str]:
+        """Scale to zero, its idle window and cold start, and the optional warm schedule."""
+        problems = []
+        if not 1 <= self.endpoint_idle_minutes <= MAX_IDLE_MINUTES:
+            problems.append(f"endpointIdleMinutes must be 1..{MAX_IDLE_MINUTES} (a CloudWatch alarm looks back at most one day)")
+        if not 1 <= self.endpoint_cold_start_seconds <= 3600:
+            problems.append("endpointColdStartSeconds must be 1..3600: about how long a cold endpoint takes to serve (instance, image, model)")
+        if self.scales_to_zero:
+            try:
+                component_memory_mb(self.endpoint_instance_type)
+            except ValueError as exc:
+                problems.append(f"endpointScaleToZero: {exc}")
+            too_long = [name for name in self.endpoint_names if len(component_name(name)) > _MAX_COMPONENT_NAME]
+            if too_long:
+                problems.append(
+                    f"endpointScaleToZero names each endpoint's inference component {component_name('<endpoint>')!r}, at most 63 characters: shorten {too_long}"
+                )
+        if self.warm_schedule:
+            problems += self._warm_schedule_problems()
+        return problems
+
+    def _warm_schedule_problems(self) -> list[str]:
+        problems = []
+        if not self.scales_to_zero:
+            problems.append(
+                "warmScheduleStart/End keep a copy of endpoints that scale to zero warm: they need createEndpoints=true and endpointScaleToZero=true"
+            )
+        if not (self.warm_schedule_start and self.warm_schedule_end):
+            problems.append("warmScheduleStart and warmScheduleEnd go together: set both (or neither)")
+        for key, expression in (("warmScheduleStart", self.warm_schedule_start), ("warmScheduleEnd", self.warm_schedule_end)):
+            match = _CRON.fullmatch(expression)
+            if expression and not (match and "?" in (match.group(3), match.group(5))):
+                problems.append(
+                    f"{key} must be an Application Auto Scaling cron expression, cron(minutes hours day-of-month month day-of-week year) "
+                    f"with '?' for one of the days, such as 'cron(0 8 ? * MON-FRI *)', not {expression!r}"
+                )
+        try:
+            ZoneInfo(self.warm_schedule_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"warmScheduleTimezone must be an IANA time zone such as UTC or Europe/Paris, not {self.warm_schedule_timezone!r}")
         return problems
 
 

@@ -6,7 +6,12 @@ optionally created here, with autoscaling, from
   stack's region (image tag from context), with the model id and scheduler from context, the
   per-call limits Prepare plans by, and optionally (endpointCompile) the UNet compiled at start
   for the default request's calls or endpointCompileShapes;
-- the ``custom`` preset: any image URI and model data (a JumpStart model, your own container)."""
+- the ``custom`` preset: any image URI and model data (a JumpStart model, your own container).
+
+Created endpoints scale to zero by default (endpointScaleToZero): each hosts the model as an
+inference component (text2image/inference_components.py names it), with no instance while no
+copy runs (infra/scale_to_zero.py). Without it, the variant hosts the model on at least
+endpointInstanceCount instances, scaled on invocations per instance."""
 
 from __future__ import annotations
 
@@ -20,13 +25,19 @@ from constructs import Construct
 
 from infra.config import StackConfig, planning
 from infra.endpoint_code import compile_shapes
+from infra.instance_types import component_memory_mb
 from infra.nag import acknowledge, as_nag_prints
+from infra.scale_to_zero import ScaleToZero
+from text2image.inference_components import component_name
 from text2image.paths import REQUEST_SCHEMA
 
 VARIANT = "AllTraffic"
 DLC_REPOSITORY = "huggingface-pytorch-inference"
 # Large models take a while to download and load; SageMaker's defaults are shorter.
 STARTUP_SECONDS, DOWNLOAD_SECONDS = 900, 1800
+# Where SageMaker writes the containers' logs and metrics: an endpoint's variant, or, where the
+# model is an inference component, the component's.
+ENDPOINT_LOGS, COMPONENT_LOGS = "/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents"
 # With endpointCompile, model_fn also compiles and warms every shape before the container
 # answers its health check: 53-82 s a shape on an H100 machine with 16 cores (README). Inductor
 # compiles on the CPU, and a g5/g6 xlarge has 4 vCPUs: each shape gets 300 s, over 3.5x the
@@ -102,6 +113,11 @@ def startup_seconds(environment: dict[str, str] | None) -> int:
     return STARTUP_SECONDS + COMPILE_SECONDS_PER_SHAPE * len(compile_shapes.parse_call_shapes(environment[compile_shapes.VARIABLE]))
 
 
+def log_namespaces(config: StackConfig) -> list[str]:
+    """Where the created endpoints' containers write logs and metrics."""
+    return [ENDPOINT_LOGS, COMPONENT_LOGS] if config.scales_to_zero else [ENDPOINT_LOGS]
+
+
 def s3_object_arn(stack: Stack, url: str) -> str:
     bucket, _, key = url.removeprefix("s3://").partition("/")
     return f"arn:{stack.partition}:s3:::{bucket}/{key}"
@@ -111,20 +127,31 @@ class Endpoints(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
         self.names = config.endpoint_names
+        # Each endpoint's inference component, where the endpoints scale to zero ({} elsewhere).
+        self.components = {name: component_name(name) for name in self.names} if config.scales_to_zero else {}
+        self.scaling: dict[str, ScaleToZero] = {}
         if not config.create_endpoints:
             return
         role = self._build_model_role(config)
         environment = container_environment(config)
         model = self._build_model(role, config, environment)
         for name in self.names:
-            endpoint_config = self._build_endpoint_config(name, model, config, startup_seconds(environment))
-            endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
-            self._build_autoscaling(name, endpoint, config)
-        self._acknowledge_findings(role, model)
+            if config.scales_to_zero:
+                endpoint_config = self._build_component_endpoint_config(name, role, config)
+                endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+                component = self._build_component(name, endpoint, model, config, startup_seconds(environment))
+                self.scaling[name] = ScaleToZero(self, f"{name}-scaling", component=component, name=self.components[name], config=config)
+            else:
+                endpoint_config = self._build_endpoint_config(name, model, config, startup_seconds(environment))
+                endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+                self._build_autoscaling(name, endpoint, config)
+        self._acknowledge_findings(role, model, config)
 
     def _build_model_role(self, config: StackConfig) -> iam.Role:
-        """The model's execution role: its model data, the image, its logs and metrics."""
+        """The model's execution role (and the endpoint configuration's, for inference
+        components): its model data, the image, its logs and metrics."""
         stack = Stack.of(self)
+        namespaces = log_namespaces(config)
         role = iam.Role(self, "ModelRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[s3_object_arn(stack, config.endpoint_model_data_url)]))
         role.add_to_policy(
@@ -137,14 +164,13 @@ class Endpoints(Construct):
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[
-                    stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/Endpoints/*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+                    stack.format_arn(service="logs", resource="log-group", resource_name=f"{namespace}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+                    for namespace in namespaces
                 ],
             )
         )
         role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}}
-            )
+            iam.PolicyStatement(actions=["cloudwatch:PutMetricData"], resources=["*"], conditions={"StringEquals": {"cloudwatch:namespace": namespaces}})
         )
         return role
 
@@ -183,6 +209,61 @@ class Endpoints(Construct):
         )
         return endpoint_config
 
+    def _build_component_endpoint_config(self, name: str, role: iam.Role, config: StackConfig) -> sagemaker.CfnEndpointConfig:
+        """A variant without a model, whose instances SageMaker manages from none to
+        endpointMaxInstances as the inference component's copies need them. The execution role
+        is the endpoint configuration's: an endpoint that hosts inference components pulls the
+        image and the model data with it (CreateEndpointConfig, ExecutionRoleArn)."""
+        endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            f"{name}-config",
+            execution_role_arn=role.role_arn,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    instance_type=config.endpoint_instance_type,
+                    # The instance for the component's first copy; managed instance scaling takes it from there.
+                    initial_instance_count=1,
+                    managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                        status="ENABLED", min_instance_count=0, max_instance_count=config.endpoint_max_instances
+                    ),
+                    # A copy serves one call at a time (one model server worker): send each call to the copy with the fewest.
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
+                )
+            ],
+        )
+        endpoint_config.node.add_dependency(role)  # its policy too: SageMaker checks the role's access when it creates the endpoint
+        acknowledge(
+            endpoint_config,
+            "AwsSolutions-SM3",
+            "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
+        )
+        return endpoint_config
+
+    def _build_component(
+        self, name: str, endpoint: sagemaker.CfnEndpoint, model: sagemaker.CfnModel, config: StackConfig, startup: int
+    ) -> sagemaker.CfnInferenceComponent:
+        """The model on the endpoint, one copy per GPU, created with one copy (the endpoint
+        starts warm); its copies then follow infra/scale_to_zero.py. The start-up limits are
+        the component's here, not the variant's."""
+        return sagemaker.CfnInferenceComponent(
+            self,
+            f"{name}-component",
+            inference_component_name=self.components[name],
+            endpoint_name=endpoint.attr_endpoint_name,
+            variant_name=VARIANT,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=model.attr_model_name,
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_accelerator_devices_required=1, min_memory_required_in_mb=component_memory_mb(config.endpoint_instance_type)
+                ),
+                startup_parameters=sagemaker.CfnInferenceComponent.InferenceComponentStartupParametersProperty(
+                    container_startup_health_check_timeout_in_seconds=startup, model_data_download_timeout_in_seconds=DOWNLOAD_SECONDS
+                ),
+            ),
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+        )
+
     def _build_autoscaling(self, name: str, endpoint: sagemaker.CfnEndpoint, config: StackConfig) -> None:
         """The variant's instance count follows the invocations per instance."""
         target = autoscaling.ScalableTarget(
@@ -201,7 +282,7 @@ class Endpoints(Construct):
             target_value=config.endpoint_target_invocations_per_instance,
         )
 
-    def _acknowledge_findings(self, role: iam.Role, model: sagemaker.CfnModel) -> None:
+    def _acknowledge_findings(self, role: iam.Role, model: sagemaker.CfnModel, config: StackConfig) -> None:
         acknowledge(
             model,
             "AwsSolutions-SM1",
@@ -212,8 +293,9 @@ class Endpoints(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData take no resource (the latter is limited to SageMaker's namespace by a condition).",
         )
-        acknowledge(
-            role,
-            as_nag_prints(Stack.of(self), "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/*]"),
-            "SageMaker names each endpoint's log group itself, under /aws/sagemaker/Endpoints/.",
-        )
+        for namespace in log_namespaces(config):
+            acknowledge(
+                role,
+                as_nag_prints(Stack.of(self), "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:log-group:" + namespace + "/*]"),
+                f"SageMaker names each endpoint's (inference component's) log group itself, under {namespace}/.",
+            )

@@ -1,5 +1,6 @@
-"""The three Lambdas of the manifest (text2image/manifest.py): the very folders the local stack
-runs, on arm64, with the public Powertools layer, each allowed exactly what its job needs."""
+"""The Lambdas of the manifest (text2image/manifest.py): the very folders the local stack runs, on
+arm64, with the public Powertools layer, each allowed exactly what its job needs. The workflow's
+three always; the history with sign-in; the warm function where the endpoints scale to zero."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from infra.config import StackConfig
 from infra.nag import acknowledge
 from infra.powertools import layer_arn
 from infra.storage import IMAGES_PREFIX, PROMPTS_PREFIX, REQUESTS_PREFIX
-from text2image.manifest import COLLECT, HISTORY, INVOKE_ENDPOINT, LAMBDA_PYTHON, PREPARE, LambdaFunction
+from text2image.inference_components import VARIABLE as INFERENCE_COMPONENTS
+from text2image.inference_components import components_variable
+from text2image.manifest import COLLECT, HISTORY, INVOKE_ENDPOINT, LAMBDA_PYTHON, PREPARE, WARM, LambdaFunction
 
 # The manifest's Python, which `make test-lambda-runtime` tests the function folders on
 # (CDK's own Runtime object: an AttributeError here means this CDK does not know it).
@@ -28,6 +31,11 @@ METRICS_NAMESPACE = SERVICE_NAME = "text2image"
 def endpoint_arn(stack: Stack, name: str) -> str:
     # SageMaker keeps endpoint ARNs in lower case whatever the name's case.
     return stack.format_arn(service="sagemaker", resource="endpoint", resource_name=name.lower())
+
+
+def inference_component_arn(stack: Stack, name: str) -> str:
+    # In lower case too, as SageMaker keeps its ARNs.
+    return stack.format_arn(service="sagemaker", resource="inference-component", resource_name=name.lower())
 
 
 def project_function(scope: Construct, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> lambda_.Function:
@@ -63,7 +71,11 @@ def project_function(scope: Construct, spec: LambdaFunction, layer: lambda_.ILay
 
 
 class Functions(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str, components: dict[str, str]
+    ) -> None:
+        """``components``: each endpoint's inference component where the endpoints scale to zero
+        ({}: endpoints called by name alone, as existing ones are)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn(stack, config.powertools_layer_version, config.powertools_layer_arn))
@@ -86,12 +98,20 @@ class Functions(Construct):
         usage_env = {"USAGE_TABLE": self.usage_table.table_name} if self.usage_table else {}
         quota_env = usage_env | ({"DAILY_IMAGES_PER_USER": str(config.daily_images_per_user)} if self.usage_table else {})
         history_env = usage_env | ({"HISTORY_DAYS": str(config.image_retention_days)} if self.usage_table else {})
+        # Where the endpoints scale to zero: the component to call on each, and about how long a cold one takes.
+        components_env = {INFERENCE_COMPONENTS: components_variable(components)} if components else {}
+        cold_start_env = {"COLD_START_SECONDS": str(config.endpoint_cold_start_seconds)}
+        # Prepare keeps its default COLD_WAIT_SECONDS: a job's wait for cold endpoints fits the workflow's 5 minutes.
         self.prepare = project_function(self, PREPARE, layer, common_env | planning_env | quota_env)
-        self.invoke_endpoint = project_function(self, INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"})
-        self.collect = project_function(self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter} | history_env)
+        self.invoke_endpoint = project_function(self, INVOKE_ENDPOINT, layer, common_env | {"ENDPOINT_READ_TIMEOUT": "70"} | components_env)
+        self.collect = project_function(
+            self, COLLECT, layer, common_env | {"PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter} | history_env | cold_start_env
+        )
         # GET /text2image/history (My runs), behind the API's Cognito authorizer: only with sign-in.
         self.history = project_function(self, HISTORY, layer, common_env | usage_env) if self.usage_table else None
-        self._build_permissions(config, bucket, public_base_url_parameter)
+        # POST /text2image/warm: only where there is something to warm.
+        self.warm = project_function(self, WARM, layer, common_env | components_env | cold_start_env) if components else None
+        self._build_permissions(config, bucket, public_base_url_parameter, list(components.values()))
         self._acknowledge_findings()
 
     def _build_usage_table(self) -> dynamodb.Table:
@@ -109,9 +129,11 @@ class Functions(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _build_permissions(self, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str) -> None:
-        """What each function touches beyond its own logs: its key prefix of the bucket, the endpoints, the URL parameter."""
+    def _build_permissions(self, config: StackConfig, bucket: s3.IBucket, public_base_url_parameter: str, components: list[str]) -> None:
+        """What each function touches beyond its own logs: its key prefix of the bucket, the
+        endpoints (and their inference components), the URL parameter."""
         stack = Stack.of(self)
+        component_arns = [inference_component_arn(stack, name) for name in components]
         self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(PROMPTS_PREFIX + "*")]))
         if self.usage_table is not None:
             # Prepare reserves quota and, refusing, writes the run's manifest; Collect adds the run to its user's history.
@@ -120,9 +142,17 @@ class Functions(Construct):
             self.collect.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.usage_table.table_arn]))
             assert self.history is not None
             self.history.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.usage_table.table_arn]))
+        # A call naming an inference component is authorized on the endpoint and, as an action
+        # that can name one, on the component too: both, each exactly.
         self.invoke_endpoint.add_to_role_policy(
-            iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn(stack, name) for name in config.endpoint_names])
+            iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn(stack, name) for name in config.endpoint_names] + component_arns)
         )
+        if self.warm is not None:
+            self.warm.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponentRuntimeConfig"], resources=component_arns
+                )
+            )
         self.invoke_endpoint.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(IMAGES_PREFIX + "*")]))
         self.collect.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(REQUESTS_PREFIX + "*")]))
         self.collect.add_to_role_policy(

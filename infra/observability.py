@@ -21,13 +21,23 @@ from constructs import Construct
 
 from infra.endpoints import VARIANT
 from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from infra.scale_to_zero import copies_reporting, refused_calls
 
 # What the functions count per run (Prepare, Collect: the service dimension only).
 RUN_METRICS = ("RequestsPlanned", "RequestsRejected", "ImagesPlanned", "ImagesDelivered", "ImagesFailed")
 # The errors InvokeEndpoint counts under their own name, per endpoint: the exceptions its handler
 # catches (tests/infra/test_observability.py holds the two lists together, so an error class
 # added there, EndpointCold included, shows here or fails the test).
-INVOCATION_ERRORS = ("EndpointBusy", "ModelError", "EndpointRejected", "EndpointTimeout", "InvalidModelResponse", "ImageWriteFailed")
+INVOCATION_ERRORS = (
+    "EndpointBusy",
+    "EndpointWarming",
+    "EndpointCold",
+    "ModelError",
+    "EndpointRejected",
+    "EndpointTimeout",
+    "InvalidModelResponse",
+    "ImageWriteFailed",
+)
 MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 FIFTEEN_MINUTES = Duration.minutes(15)
@@ -85,6 +95,7 @@ class Observability(Construct):
         *,
         endpoints: list[str],
         created_endpoints: bool,
+        components: dict[str, str],
         alarm_email: str,
         state_machine: sfn.StateMachine,
         stage: apigw.Stage,
@@ -100,6 +111,8 @@ class Observability(Construct):
         self.dashboard_name = f"text2image-{Stack.of(self).stack_name}"
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=self.dashboard_name)
         self._build_widgets(endpoints, created_endpoints, state_machine, stage, dead_letters)
+        if components:
+            self._build_component_widgets(components)
 
     @property
     def dashboard_url(self) -> str:
@@ -232,6 +245,22 @@ class Observability(Construct):
             graph(title="Quota refusals", left=[run_metric("QuotaRefusals")], width=6),
             graph(title="API 4xx and 5xx", left=[stage.metric_client_error(period=MINUTE), stage.metric_server_error(period=MINUTE)], width=6),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=6),
+        )
+
+    def _build_component_widgets(self, components: dict[str, str]) -> None:
+        """Endpoints that scale to zero: how many copies of each inference component run, and
+        the calls refused while none did (each starts a scale-out from zero)."""
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Model copies running (per inference component)",
+                left=[copies_reporting(component).with_(label=f"copies {endpoint}") for endpoint, component in components.items()],
+                width=12,
+            ),
+            cw.GraphWidget(
+                title="Calls refused while cold (NoCapacityInvocationFailures)",
+                left=[refused_calls(component).with_(label=f"refused {endpoint}") for endpoint, component in components.items()],
+                width=12,
+            ),
         )
 
 

@@ -31,7 +31,14 @@ class Text2ImageStack(Stack):
         public_base_url_parameter = f"/text2image/{construct_id}/public-base-url"
         storage = Storage(self, "Storage", image_retention_days=config.image_retention_days)
         self.endpoints = Endpoints(self, "Endpoints", config=config)
-        functions = Functions(self, "Functions", config=config, bucket=storage.bucket, public_base_url_parameter=public_base_url_parameter)
+        functions = Functions(
+            self,
+            "Functions",
+            config=config,
+            bucket=storage.bucket,
+            public_base_url_parameter=public_base_url_parameter,
+            components=self.endpoints.components,
+        )
         workflow = Workflow(
             self,
             "Workflow",
@@ -63,6 +70,7 @@ class Text2ImageStack(Stack):
             user_pool=auth.user_pool if auth is not None else None,
             client_id=auth.client.user_pool_client_id if auth is not None else None,
             history=functions.history,
+            warm=functions.warm,
             preflight=bool(config.cors_origins),
         )
         cdn = Cdn(
@@ -73,7 +81,11 @@ class Text2ImageStack(Stack):
             api=api.api,
             api_stage=STAGE,
             public_base_url_parameter=public_base_url_parameter,
-            discovery=config_document(auth.discovery if auth is not None else None, config.daily_images_per_user),
+            discovery=config_document(
+                auth.discovery if auth is not None else None,
+                config.daily_images_per_user,
+                warm_cold_start_seconds=config.endpoint_cold_start_seconds if functions.warm is not None else None,
+            ),
             cors_origins=config.cors_origins,
         )
         # The jobs route's answer lists absolute image URLs: the stage learns the distribution's
@@ -86,6 +98,7 @@ class Text2ImageStack(Stack):
             "Observability",
             endpoints=config.endpoint_names,
             created_endpoints=config.create_endpoints,
+            components=self.endpoints.components,
             alarm_email=config.alarm_email,
             state_machine=workflow.state_machine,
             stage=api.api.deployment_stage,

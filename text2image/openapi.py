@@ -25,6 +25,7 @@ from text2image.routes import (
     UNAUTHORIZED_STATUS,
     UNDECLARED_ROUTE_ERROR,
     UNDECLARED_ROUTE_STATUS,
+    WARM_ROUTE,
 )
 
 OPENAPI_VERSION = "3.0.3"
@@ -184,6 +185,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "next": {"type": "string", "nullable": True, "description": "The `cursor` of the next page; null on the last."},
         }
     ),
+    "EndpointWarmth": _object(
+        {
+            "endpoint": {"type": "string", "description": "The SageMaker endpoint."},
+            "component": {"type": "string", "description": "The inference component that hosts the model on it."},
+            "state": {"type": "string", "enum": ["warm", "warming"], "description": "`warm`: a copy serves; `warming`: one is on its way."},
+            "copies": {"type": "integer", "minimum": 0, "description": "Copies serving now."},
+        }
+    ),
+    "Warming": _object(
+        {
+            "endpoints": {"type": "array", "items": _ref("EndpointWarmth")},
+            "retry_after": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "About how many seconds until every endpoint serves (the configured cold start); 0 when all do.",
+            },
+        },
+        description="Every endpoint serves or has a copy on its way.",
+    ),
 }
 
 
@@ -251,6 +271,7 @@ HISTORY_PARAMETERS = [
 def document() -> dict[str, Any]:
     """The OpenAPI document of the API."""
     (sync_method, sync_path), (jobs_method, jobs_path), (history_method, history_path) = SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE
+    warm_method, warm_path = WARM_ROUTE
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -299,6 +320,31 @@ def document() -> dict[str, Any]:
                         str(UNDECLARED_ROUTE_STATUS): _answer("A stack without sign-in keeps no runs: the route does not exist there.", UNDECLARED_ROUTE_ERROR),
                     },
                     parameters=HISTORY_PARAMETERS,
+                )
+            },
+            warm_path: {
+                warm_method.lower(): _operation(
+                    "warm",
+                    WARM_ROUTE,
+                    "Ask cold endpoints for capacity ahead of use",
+                    "Endpoints that scale to zero answer a call while cold with 503 WarmingUp; this asks each cold one for a model copy "
+                    "now (a demo in a few minutes) and says which serve. Idempotent: calling while they warm changes nothing. No body.",
+                    {
+                        "202": _answer(
+                            "Asked: each endpoint serves (`warm`) or has a copy on its way (`warming`).",
+                            "Warming",
+                            {
+                                "Retry-After": {
+                                    "description": "While an endpoint is warming: about how many seconds until it serves.",
+                                    "required": False,
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        ),
+                        str(UNDECLARED_ROUTE_STATUS): _answer(
+                            "A stack whose endpoints do not scale to zero has nothing to warm: the route does not exist there.", UNDECLARED_ROUTE_ERROR
+                        ),
+                    },
                 )
             },
         },

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from infra.api import declared_routes
 from text2image.discovery import CONFIG_FILE
 from text2image.paths import WEB
-from text2image.routes import API_ROUTES, BEHAVIORS, DEFAULT_BEHAVIOR, Origin, select
+from text2image.routes import BEHAVIORS, DEFAULT_BEHAVIOR, Origin, select
 from text2image.site import GENERATED
 
 REQUEST_ID = "0b6f4c1e-7d1a-4a52-9d51-3c7e5f0a2b19-n4"
@@ -86,7 +87,8 @@ def test_the_rest_api_declares_the_routes_the_local_gateway_serves(resources: di
         return f"{path_of(resource['ParentId'])}/{resource['PathPart']}"
 
     methods = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method"]
-    assert sorted((m["HttpMethod"], path_of(m["ResourceId"])) for m in methods) == sorted(API_ROUTES)
+    # The default stack: sign-in, existing endpoints (nothing to warm).
+    assert sorted((m["HttpMethod"], path_of(m["ResourceId"])) for m in methods) == sorted(declared_routes(signed_in=True, scales_to_zero=False))
 
 
 def test_a_redeploy_invalidates_every_site_file_and_no_image(resources: dict[str, Any]) -> None:

@@ -30,9 +30,10 @@ ACKNOWLEDGED: dict[tuple[str, str], str] = {
     "permissions exist); the redundant role entry is CDK's own output and changes no order.",
     (
         "W3005",
-        r"EndpointsModel\w+",
-    ): "infra/endpoints.py's model.node.add_dependency(role) is how the SageMaker Model waits for the role's DefaultPolicy "
-    "(CreateModel checks that the execution role can pull the image and the model data); CDK lists the role itself too.",
+        r"Endpoints(Model|\w+config)\w+",
+    ): "infra/endpoints.py's add_dependency(role) is how the SageMaker Model (and, for inference components, the endpoint "
+    "configuration that carries the execution role) waits for the role's DefaultPolicy (CreateModel checks that the execution "
+    "role can pull the image and the model data); CDK lists the role itself too.",
     (
         "W3045",
         r"StorageAccessLogs\w+",

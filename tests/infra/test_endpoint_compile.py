@@ -27,14 +27,16 @@ def app(**context: object) -> App:
 
 def endpoints(**context: object) -> tuple[dict[str, str], list[int]]:
     """The model's environment and each endpoint's start-up health check timeout, for the
-    endpoints alone synthesized with this context."""
+    endpoints alone synthesized with this context: the inference component's where the endpoints
+    scale to zero (the default), the variant's where they do not."""
     scope = app(**context)
     stack = Stack(scope, "Endpoints", env=Environment(region="eu-west-1"))
     Endpoints(stack, "Endpoints", config=StackConfig.from_context(scope.node))
     resources = Template.from_stack(stack).to_json()["Resources"]
     (model,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SageMaker::Model"]
-    configs = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
-    return model["PrimaryContainer"]["Environment"], [c["ProductionVariants"][0]["ContainerStartupHealthCheckTimeoutInSeconds"] for c in configs]
+    components = [r["Properties"]["Specification"]["StartupParameters"] for r in resources.values() if r["Type"] == "AWS::SageMaker::InferenceComponent"]
+    variants = [r["Properties"]["ProductionVariants"][0] for r in resources.values() if r["Type"] == "AWS::SageMaker::EndpointConfig"]
+    return model["PrimaryContainer"]["Environment"], [started["ContainerStartupHealthCheckTimeoutInSeconds"] for started in components or variants]
 
 
 def test_the_endpoints_refuse_past_the_limits_prepare_plans_by() -> None:
@@ -51,8 +53,9 @@ def test_the_endpoints_refuse_past_the_limits_prepare_plans_by() -> None:
     assert (limits.max_images, limits.max_pixels) == (4, 1048576)
 
 
-def test_compiling_is_off_by_default() -> None:
-    environment, startup = endpoints()
+@pytest.mark.parametrize("scale_to_zero", ["true", "false"])
+def test_compiling_is_off_by_default(scale_to_zero: str) -> None:
+    environment, startup = endpoints(endpointScaleToZero=scale_to_zero)
     assert "SD_COMPILE" not in environment and shapes.VARIABLE not in environment
     assert startup == [STARTUP_SECONDS, STARTUP_SECONDS]
 

@@ -105,7 +105,9 @@ def test_created_endpoints_in_a_region_without_a_hugging_face_image_account_fail
     with pytest.raises(ValueError, match=r"no Deep Learning Containers account for af-south-1.*-c text2image:endpointImageUri="):
         synth_in("af-south-1", **CREATED)
     image = "123456789012.dkr.ecr.af-south-1.amazonaws.com/my-diffusers:1"
-    (model,) = synth_in("af-south-1", **CREATED, endpointImageUri=image).find_resources("AWS::SageMaker::Model").values()
+    # On instances: af-south-1 has no AWS::SageMaker::InferenceComponent to scale to zero with
+    # (tests/infra/test_scale_to_zero_stack.py).
+    (model,) = synth_in("af-south-1", **CREATED, endpointImageUri=image, endpointScaleToZero="false").find_resources("AWS::SageMaker::Model").values()
     assert model["Properties"]["PrimaryContainer"]["Image"] == image
 
 

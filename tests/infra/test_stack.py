@@ -216,7 +216,7 @@ def test_api_gateway_errors_use_the_error_shape(resources: dict[str, Any]) -> No
 def test_the_optional_api_key_adds_a_key_and_usage_plan(created_template: Template) -> None:
     created_template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     methods = post_methods(created_template.to_json()["Resources"])
-    assert [m["ApiKeyRequired"] for m in methods.values()] == [True, True]
+    assert [m["ApiKeyRequired"] for m in methods.values()] == [True, True, True]  # both workflow routes and warm (this stack scales to zero)
     resources = created_template.to_json()["Resources"]
     (settings,) = only(resources, "AWS::ApiGateway::Stage")["MethodSettings"]
     # At the stage's limits: sized to gen-a, gen-b of up to 3 instances and 4 images, 1.5/s, burst 3.
@@ -342,21 +342,14 @@ def test_existing_endpoints_by_default(resources: dict[str, Any]) -> None:
     assert not of_type(resources, "AWS::SageMaker::Endpoint")
 
 
-def test_created_endpoints_autoscale_on_invocations(created_template: Template) -> None:
+def test_created_endpoints_run_the_configured_model_on_the_configured_instances(created_template: Template) -> None:
+    """How they scale (to zero by default, or on instances): tests/infra/test_scale_to_zero_stack.py."""
     resources = created_template.to_json()["Resources"]
     endpoints = of_type(resources, "AWS::SageMaker::Endpoint")
     assert sorted(p["EndpointName"] for p in endpoints.values()) == ["gen-a", "gen-b"]
     for config in of_type(resources, "AWS::SageMaker::EndpointConfig").values():
         (variant,) = config["ProductionVariants"]
-        assert variant["InstanceType"] == "ml.g6.xlarge" and variant["InitialInstanceCount"] == 2
-        assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] >= 600
-    targets = of_type(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert sorted(t["ResourceId"] for t in targets.values()) == ["endpoint/gen-a/variant/AllTraffic", "endpoint/gen-b/variant/AllTraffic"]
-    assert all((t["MinCapacity"], t["MaxCapacity"]) == (2, 3) for t in targets.values())
-    for policy in of_type(resources, "AWS::ApplicationAutoScaling::ScalingPolicy").values():
-        tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
-        assert tracking["TargetValue"] == 4
+        assert variant["InstanceType"] == "ml.g6.xlarge"
     model = only(resources, "AWS::SageMaker::Model")
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://my-models/sd/model.tar.gz"
 
