@@ -9,6 +9,10 @@ batching. The calls are laid out in rounds (every endpoint's first call, then ev
 call ...), so with one image per call the indices go round the endpoints as before: 0->A, 1->B,
 2->A ... An endpoint serves its calls one after another: a GPU serves one request at a time.
 
+A line of a batch is dealt as if the batch were one stream of images: ``deal_from`` (the images of
+the lines before it) picks up the round-robin where the line before left it, so a batch of small
+lines keeps every endpoint busy instead of starting each line at the first one.
+
 The plan is the workflow's state from here on (docs/design.md, "What travels in the state");
 its shapes are declared here and, where another Lambda folder reads them, there too
 (tests/unit/test_workflow_state.py holds the copies together).
@@ -147,18 +151,20 @@ def default_seed(request_id: str) -> int:
     return int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:4], "big")
 
 
-def assign(count: int, endpoints: tuple[Endpoint, ...]) -> list[str]:
-    """Endpoint name for each image index (smooth weighted round-robin)."""
+def assign(count: int, endpoints: tuple[Endpoint, ...], deal_from: int = 0) -> list[str]:
+    """Endpoint name for each image index (smooth weighted round-robin), as if ``deal_from`` images
+    had been dealt before. The deal repeats every sum(weights) picks (every endpoint is then back
+    at 0), so only ``deal_from`` mod that many picks are skipped."""
     current = {e.name: 0 for e in endpoints}
     total = sum(e.weight for e in endpoints)
     order = []
-    for _ in range(count):
+    for _ in range(deal_from % total + count):
         for e in endpoints:
             current[e.name] += e.weight
         chosen = max(endpoints, key=lambda e: current[e.name])
         current[chosen.name] -= total
         order.append(chosen.name)
-    return order
+    return order[deal_from % total :]
 
 
 def image_key(request_id: str, index: int) -> str:
@@ -173,20 +179,21 @@ def split(count: int, per_call: int) -> list[int]:
     return [count // calls + (1 if call < count % calls else 0) for call in range(calls)]
 
 
-def call_sizes(num_images: int, endpoints: tuple[Endpoint, ...], per_call: int) -> dict[str, list[int]]:
+def call_sizes(num_images: int, endpoints: tuple[Endpoint, ...], per_call: int, deal_from: int = 0) -> dict[str, list[int]]:
     """Endpoint name -> the image count of each of its calls (endpoints without images left out),
     in the order of their first image."""
     shares: dict[str, int] = {}
-    for name in assign(num_images, endpoints):
+    for name in assign(num_images, endpoints, deal_from):
         shares[name] = shares.get(name, 0) + 1
     return {name: split(share, per_call) for name, share in shares.items()}
 
 
-def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...], per_call: int) -> Plan:
+def plan(request: Request, request_id: str, endpoints: tuple[Endpoint, ...], per_call: int, deal_from: int = 0) -> Plan:
     """The workflow's state after Prepare: the request (defaults and seed filled in) and lanes of
-    calls of at most ``per_call`` images (:meth:`CallLimits.per_call`)."""
+    calls of at most ``per_call`` images (:meth:`CallLimits.per_call`), dealt from ``deal_from``
+    (:func:`assign`; a batch line's, 0 otherwise)."""
     seed = request.get("seed", default_seed(request_id))
-    sizes = call_sizes(request["num_images"], endpoints, per_call)
+    sizes = call_sizes(request["num_images"], endpoints, per_call, deal_from)
     lanes: dict[str, list[Call]] = {name: [] for name in sizes}
     index = 0
     for round_ in range(max((len(calls) for calls in sizes.values()), default=0)):

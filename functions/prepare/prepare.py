@@ -26,7 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import planning
 import quota
 import sources
-from request_validation import SCHEMA, ValidationError, validated_request
+from num_images import default_num_images
+from request_validation import ValidationError, validated_request
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -74,14 +75,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        limits = SCHEMA["properties"]["num_images"]
-        default_num_images = int(os.environ.get("DEFAULT_NUM_IMAGES", limits["default"]))
-        if not limits["minimum"] <= default_num_images <= limits["maximum"]:
-            raise ValueError(f"DEFAULT_NUM_IMAGES must be in {limits['minimum']}..{limits['maximum']}, not {default_num_images}")
         return cls(
             bucket=os.environ["BUCKET_NAME"],
             endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]),
-            default_num_images=default_num_images,
+            default_num_images=default_num_images(),
             call_limits=planning.CallLimits(
                 images_per_call=_whole_number("IMAGES_PER_CALL", low=0),
                 max_images=_whole_number("MAX_IMAGES_PER_CALL", low=1),
@@ -193,6 +190,8 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     try:
         source = sources.normalize(event.get("input"), event.get("execution_name"), read_prompt_file)
         logger.append_keys(request_id=source.request_id, origin=source.origin, user=source.caller["sub"] if source.caller else None)
+        # None (left out of the log line) outside a batch: the keys stay on the logger from one invocation to the next.
+        logger.append_keys(batch_id=source.batch["id"] if source.batch else None, batch_line=source.batch["line"] if source.batch else None)
         # The schema guarantees the shape: every field present (defaults filled in) but seed.
         request = cast("planning.Request", validated_request(source.request))
         if "num_images" not in source.request:
@@ -204,7 +203,7 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
         raise
     if source.caller is not None:
         reserve_images(source.caller, source.request_id, request)
-    plan = planning.plan(request, source.request_id, settings.endpoints, per_call)
+    plan = planning.plan(request, source.request_id, settings.endpoints, per_call, source.deal_from)
     emit_metric("RequestsPlanned", 1)
     emit_metric("ImagesPlanned", request["num_images"])
     calls = sum(len(lane["calls"]) for lane in plan["lanes"])

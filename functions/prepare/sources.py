@@ -4,7 +4,8 @@
   name is the request id; the API wraps it as ``{"request", "caller"}`` with sign-in on
   (the signed-in user, from the ID token's claims: docs/design.md, "Sign-in and quotas"), and
   the sync route adds ``"route": "sync"`` (such a run answers at once, so it never waits for a
-  cold endpoint: docs/design.md, "Scale to zero");
+  cold endpoint: docs/design.md, "Scale to zero"); a line of a batch (the batch workflow's child
+  run) comes as ``{"request", "batch": {"id", "line", "deal_from"}}``;
 - an S3 "Object Created" EventBridge event for a prompt file under ``prompts/``;
 - a custom EventBridge event (``source: text2image``, ``detail-type: Text2Image Request``).
 
@@ -30,8 +31,9 @@ CUSTOM_DETAIL_TYPE = "Text2Image Request"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # fullmatch: "$" would let a trailing newline through
 
 ReadObject = Callable[[str, str], bytes]
-# The API's wrapping of a request: the request, and optionally who sent it and which route started the run.
-WRAPPER_KEYS = frozenset({"request", "caller", "route"})
+# The API's wrapping of a request: the request, and optionally who sent it, which route started the
+# run, and which line of which batch it is.
+WRAPPER_KEYS = frozenset({"request", "caller", "route", "batch"})
 SYNC_ROUTE = "sync"
 
 
@@ -42,6 +44,15 @@ class Caller(TypedDict):
     username: str
 
 
+class BatchLine(TypedDict):
+    """Which line of a batch a run is (the batch workflow's child input, from the stored
+    batches/<id>/input.jsonl): ``deal_from`` images of the lines before it were dealt first."""
+
+    id: str
+    line: int
+    deal_from: int
+
+
 @dataclass(frozen=True)
 class Source:
     request: Any  # not validated yet
@@ -49,16 +60,24 @@ class Source:
     origin: str  # "request" | "s3" | "event"
     caller: Caller | None = None  # None: not signed in (sign-in off, the console, events)
     sync: bool = False  # started by the sync route, whose caller waits for the answer: never wait for a cold endpoint
+    batch: BatchLine | None = None  # None: not a line of a batch
+
+    @property
+    def deal_from(self) -> int:
+        """How many images were dealt before this run's first (planning.assign)."""
+        return self.batch["deal_from"] if self.batch else 0
 
 
 def normalize(execution_input: Any, execution_name: Any, read_object: ReadObject) -> Source:
     if isinstance(execution_input, dict) and "detail-type" in execution_input and "detail" in execution_input:
         return _from_event(execution_input, read_object)
-    # A request has no field named "request", "caller" or "route" (the schema refuses unknown
+    # A request has no field named "request", "caller", "route" or "batch" (the schema refuses unknown
     # fields), so "request" with nothing but these beside it is the API's wrapping.
     if isinstance(execution_input, dict) and "request" in execution_input and set(execution_input) <= WRAPPER_KEYS:
         caller = caller_of(execution_input["caller"]) if "caller" in execution_input else None
-        return Source(execution_input["request"], request_id_for(execution_name), "request", caller, sync=route_is_sync(execution_input.get("route")))
+        batch = batch_line_of(execution_input["batch"]) if "batch" in execution_input else None
+        sync = route_is_sync(execution_input.get("route"))
+        return Source(execution_input["request"], request_id_for(execution_name), "request", caller, sync=sync, batch=batch)
     return Source(execution_input, request_id_for(execution_name), "request")
 
 
@@ -73,6 +92,22 @@ def caller_of(caller: Any) -> Caller:
     if not (isinstance(caller, dict) and all(isinstance(caller.get(name), str) for name in ("sub", "username")) and caller["sub"]):
         raise ValidationError("caller", 'must be {"sub": <the user\'s id>, "username": <name>}, as the API\'s authorizer passes it')
     return {"sub": caller["sub"], "username": caller["username"]}
+
+
+def batch_line_of(batch: Any) -> BatchLine:
+    def whole(value: Any, low: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    if not (
+        isinstance(batch, dict)
+        and set(batch) == {"id", "line", "deal_from"}
+        and isinstance(batch["id"], str)
+        and _SAFE_ID.fullmatch(batch["id"])
+        and whole(batch["line"], 1)
+        and whole(batch["deal_from"], 0)
+    ):
+        raise ValidationError("batch", 'must be {"id": <the batch id>, "line": <1 or more>, "deal_from": <0 or more images>}, as the batch workflow passes it')
+    return {"id": batch["id"], "line": batch["line"], "deal_from": batch["deal_from"]}
 
 
 def request_id_for(name: Any) -> str:
