@@ -129,21 +129,27 @@ class Endpoints(Construct):
         self.names = config.endpoint_names
         # Each endpoint's inference component, where the endpoints scale to zero ({} elsewhere).
         self.components = {name: component_name(name) for name in self.names} if config.scales_to_zero else {}
-        self.scaling: dict[str, ScaleToZero] = {}
         if not config.create_endpoints:
             return
         role = self._build_model_role(config)
         environment = container_environment(config)
         model = self._build_model(role, config, environment)
+        startup = startup_seconds(environment)
         for name in self.names:
             if config.scales_to_zero:
                 endpoint_config = self._build_component_endpoint_config(name, role, config)
-                endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
-                component = self._build_component(name, endpoint, model, config, startup_seconds(environment))
-                self.scaling[name] = ScaleToZero(self, f"{name}-scaling", component=component, name=self.components[name], config=config)
             else:
-                endpoint_config = self._build_endpoint_config(name, model, config, startup_seconds(environment))
-                endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+                endpoint_config = self._build_endpoint_config(name, model, config, startup)
+            acknowledge(
+                endpoint_config,
+                "AwsSolutions-SM3",
+                "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
+            )
+            endpoint = sagemaker.CfnEndpoint(self, name, endpoint_name=name, endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+            if config.scales_to_zero:
+                component = self._build_component(name, endpoint, model, config, startup)
+                ScaleToZero(self, f"{name}-scaling", component=component, name=self.components[name], config=config)
+            else:
                 self._build_autoscaling(name, endpoint, config)
         self._acknowledge_findings(role, model, config)
 
@@ -202,11 +208,6 @@ class Endpoints(Construct):
                 )
             ],
         )
-        acknowledge(
-            endpoint_config,
-            "AwsSolutions-SM3",
-            "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
-        )
         return endpoint_config
 
     def _build_component_endpoint_config(self, name: str, role: iam.Role, config: StackConfig) -> sagemaker.CfnEndpointConfig:
@@ -233,11 +234,6 @@ class Endpoints(Construct):
             ],
         )
         endpoint_config.node.add_dependency(role)  # its policy too: SageMaker checks the role's access when it creates the endpoint
-        acknowledge(
-            endpoint_config,
-            "AwsSolutions-SM3",
-            "Endpoint storage keeps only the public model weights; the SageMaker-managed key is used. Set a KMS key for private models.",
-        )
         return endpoint_config
 
     def _build_component(

@@ -7,7 +7,8 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-insta
 
 - load: target tracking on the copies' invocations; scale-in off, so that the idle rule below alone
   decides when copies go (AWS's page scales in to zero with this policy, on Application Auto
-  Scaling's own schedule; endpointIdleMinutes would not hold);
+  Scaling's own schedule; endpointIdleMinutes would not hold). The cost: copies added under load
+  stay until the endpoint is idle, at most endpointMaxInstances;
 - out from zero: a refused call (SageMaker's NoCapacityInvocationFailures) adds a copy, the page's
   step policy and alarm;
 - idle: no call for endpointIdleMinutes while a copy runs sets the copies to exactly 0.
@@ -78,12 +79,12 @@ class ScaleToZero(Construct):
             target_value=config.endpoint_target_invocations_per_instance,
             disable_scale_in=True,
         )
-        self.scale_out_alarm = self._build_scale_out_from_zero(name)
-        self.idle_alarm = self._build_idle_scale_in(name, config.endpoint_idle_minutes)
+        self._build_scale_out_from_zero(name)
+        self._build_idle_scale_in(name, config.endpoint_idle_minutes)
         if config.warm_schedule:
             self._build_warm_schedule(config)
 
-    def _build_scale_out_from_zero(self, name: str) -> cw.Alarm:
+    def _build_scale_out_from_zero(self, name: str) -> None:
         """AWS's page exactly (step policy: ChangeInCapacity +1 from a breach of 0 up, Maximum,
         cooldown 60; alarm: the component's NoCapacityInvocationFailures, Sum over 60 s, one
         period), but for the comparison: the page's GreaterThanThreshold 1 lets a single refused
@@ -110,9 +111,8 @@ class ScaleToZero(Construct):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no refused call: nothing to do
         )
         alarm.add_alarm_action(cw_actions.ApplicationScalingAction(action))
-        return alarm
 
-    def _build_idle_scale_in(self, name: str, idle_minutes: int) -> cw.Alarm:
+    def _build_idle_scale_in(self, name: str, idle_minutes: int) -> None:
         """Copies to exactly 0 after ``idle_minutes`` one-minute periods in which a copy ran and
         no call came (neither served nor refused).
 
@@ -150,7 +150,6 @@ class ScaleToZero(Construct):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cw_actions.ApplicationScalingAction(action))
-        return alarm
 
     def _build_warm_schedule(self, config: StackConfig) -> None:
         """At least one copy from the start to the end, in the schedule's time zone: scheduled
