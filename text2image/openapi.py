@@ -98,7 +98,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "endpoint": {"type": "string"},
             "error": {
                 "type": "string",
-                "description": "Why: EndpointBusy (after its retries), ModelError, EndpointRejected, InvalidModelResponse, EndpointTimeout, ImageWriteFailed.",
+                "description": "Why: EndpointBusy (after its retries), EndpointCold (scaled to zero and not back in time), ModelError, EndpointRejected, "
+                "InvalidModelResponse, EndpointTimeout, ImageWriteFailed.",
             },
             "message": {"type": "string"},
         }
@@ -158,6 +159,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "No image could be made; `errors` lists every image and why. The manifest is written.",
         {"request_id": REQUEST_ID, "errors": {"type": "array", "items": _ref("ImageError")}},
         required=("request_id", "errors"),
+    ),
+    "WarmingUp": _error(
+        "WarmingUp",
+        "No image could be made because endpoints had scaled to zero: the refused calls have started them. Try again after `retry_after` "
+        "seconds (also `Retry-After`), about a cold start. The manifest is written.",
+        {"request_id": REQUEST_ID, "errors": {"type": "array", "items": _ref("ImageError")}, "retry_after": {"type": "integer", "minimum": 0}},
+        required=("request_id", "errors", "retry_after"),
     ),
     "Timeout": _error(
         "Timeout",
@@ -295,6 +303,7 @@ def document() -> dict[str, Any]:
                             RETRY_AFTER,
                         ),
                         "502": _answer("No image could be made.", "GenerationFailed"),
+                        "503": _answer("The GPUs are starting (endpoints scaled to zero): try again after Retry-After.", "WarmingUp", RETRY_AFTER),
                     },
                     requestBody=REQUEST_BODY,
                 )
