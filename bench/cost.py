@@ -6,7 +6,7 @@ times are the README's measured or published figures (GPU_TIMES), the rest are t
 below, each a parameter with a default.
 
     .venv/bin/python bench/cost.py [--endpoints 2] [--instance-type ml.g5.xlarge] [--images-per-day 1000]
-        [--idle-minutes 15] [--cold-start-minutes 5] [--sessions-per-day 4]
+        [--idle-minutes cdk.json endpointIdleMinutes] [--cold-start-minutes endpointColdStartSeconds / 60] [--sessions-per-day 4]
 """
 
 from __future__ import annotations
@@ -244,8 +244,9 @@ def parse_args(argv: list[str] | None = None) -> Assumptions:
     parser.add_argument("--instance-type", default=str(defaults["endpointInstanceType"]))
     parser.add_argument("--images-per-request", type=int, default=int(defaults["defaultNumImages"]))
     parser.add_argument("--images-per-day", type=int, default=1000)
-    parser.add_argument("--idle-minutes", type=float, default=15.0)
-    parser.add_argument("--cold-start-minutes", type=float, default=5.0)
+    # The stack's own idle window and cold-start estimate (cdk.json), so the figures are the deployed defaults'.
+    parser.add_argument("--idle-minutes", type=float, default=float(defaults["endpointIdleMinutes"]))
+    parser.add_argument("--cold-start-minutes", type=float, default=float(defaults["endpointColdStartSeconds"]) / 60)
     parser.add_argument("--sessions-per-day", type=int, default=4)
     args = parser.parse_args(argv)
     return Assumptions(
