@@ -350,7 +350,7 @@ const gpus = new Gpus(apiFetch, {
     showGpus(`GPUs: ${answer.endpoints.map((endpoint) => `${endpoint.endpoint} ${endpoint.state}`).join(", ")}.`);
     if (!countdown) {
       startCountdown(answer.retry_after);
-      showStatus(`The GPUs are starting — about ${answer.retry_after} s. The page goes on by itself.`);
+      showStatus(`The GPUs are starting — about ${answer.retry_after} s.${running ? " The page goes on by itself." : ""}`);
       statusIsWarming = true;
     }
   },
