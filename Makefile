@@ -95,7 +95,8 @@ LAMBDA_PYTHON = $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)"$$/\1/p' text2im
 LAMBDA_PYTHON_PATH = $(shell pyenv prefix "$$(pyenv latest $(LAMBDA_PYTHON) 2>/dev/null)" 2>/dev/null)
 LAMBDA_TESTS := tests/unit/test_handlers.py tests/unit/test_planning.py tests/unit/test_request_validation.py tests/unit/test_sources.py tests/unit/test_quota.py tests/unit/test_run_page.py tests/unit/test_model_answer.py \
 	tests/unit/test_collect_response.py tests/unit/test_collect_handler.py tests/unit/test_invocation_errors.py tests/unit/test_workflow_state.py tests/unit/test_event_patterns.py \
-	tests/unit/test_function_assets.py tests/unit/test_lambda_runtime.py tests/unit/test_pre_sign_up.py tests/unit/test_warm.py tests/integration tests/workflow
+	tests/unit/test_function_assets.py tests/unit/test_lambda_runtime.py tests/unit/test_pre_sign_up.py tests/unit/test_warm.py \
+	tests/unit/test_batch_input.py tests/unit/test_batches_handler.py tests/unit/test_batch_status.py tests/unit/test_batch_dealing.py tests/integration tests/workflow
 lambda-venv:
 	@test -n "$(LAMBDA_PYTHON)" || { echo "no LAMBDA_PYTHON = \"X.Y\" line in text2image/manifest.py" >&2; exit 1; }
 	PATH="$(if $(LAMBDA_PYTHON_PATH),$(LAMBDA_PYTHON_PATH)/bin:)$$PATH" UV_PROJECT_ENVIRONMENT=.venv-lambda \
