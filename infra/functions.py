@@ -38,16 +38,20 @@ def inference_component_arn(stack: Stack, name: str) -> str:
     return stack.format_arn(service="sagemaker", resource="inference-component", resource_name=name.lower())
 
 
-def project_function(scope: Construct, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str]) -> lambda_.Function:
+def project_function(
+    scope: Construct, spec: LambdaFunction, layer: lambda_.ILayerVersion, environment: dict[str, str], construct_id: str | None = None
+) -> lambda_.Function:
     """A function folder of the manifest as deployed: arm64, the manifest's runtime, memory and
-    timeout, the Powertools layer, active tracing, and a role that may write only its own log group."""
-    log_group = logs.LogGroup(scope, f"{spec.folder}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+    timeout, the Powertools layer, active tracing, and a role that may write only its own log group.
+    ``construct_id`` (default: the folder's name) tells apart two functions of one folder in one scope."""
+    name = construct_id or spec.folder
+    log_group = logs.LogGroup(scope, f"{name}-logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
     # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
-    role = iam.Role(scope, f"{spec.folder}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role = iam.Role(scope, f"{name}-role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]))
     function = lambda_.Function(
         scope,
-        spec.folder,
+        name,
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
         code=lambda_.Code.from_asset(str(spec.path), exclude=["__pycache__", "*.pyc"]),
@@ -78,8 +82,12 @@ class Functions(Construct):
         ({}: endpoints called by name alone, as existing ones are)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn(stack, config.powertools_layer_version, config.powertools_layer_arn))
-        common_env = {
+        self.layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", layer_arn(stack, config.powertools_layer_version, config.powertools_layer_arn)
+        )
+        layer = self.layer
+        # Every function's: its bucket and where its logs and metrics go (infra/batches.py's too).
+        self.common_env = common_env = {
             "BUCKET_NAME": bucket.bucket_name,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -136,10 +144,11 @@ class Functions(Construct):
         component_arns = [inference_component_arn(stack, name) for name in components]
         self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(PROMPTS_PREFIX + "*")]))
         if self.usage_table is not None:
-            # Prepare reserves quota and, refusing, writes the run's manifest; Collect adds the run to its user's history.
+            # Prepare reserves quota and, refusing, writes the run's manifest; Collect adds the run to its user's history
+            # and gives back the images a cold endpoint refused.
             self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.usage_table.table_arn]))
             self.prepare.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(REQUESTS_PREFIX + "*")]))
-            self.collect.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.usage_table.table_arn]))
+            self.collect.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:PutItem", "dynamodb:UpdateItem"], resources=[self.usage_table.table_arn]))
             assert self.history is not None
             self.history.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:Query"], resources=[self.usage_table.table_arn]))
         # A call naming an inference component is authorized on the endpoint and, as an action

@@ -23,9 +23,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
-from collect_response import CollectInput, Manifest, Response, build_response, failure_body, manifest_key, status_of
-from run_history import run_item
+from collect_response import CollectInput, Manifest, Response, build_response, cold_images, failure_body, manifest_key, status_of
+from run_history import run_item, user_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -124,6 +125,29 @@ def record_run(event: CollectInput, response: Response, status: str, base_url: s
     dynamodb_client().put_item(TableName=table, Item={name: SERIALIZER.serialize(value) for name, value in item.items()})
 
 
+@tracer.capture_method
+def give_back_cold_images(event: CollectInput, response: Response) -> None:
+    """Images a cold endpoint refused made no GPU work: take them off the caller's count for the
+    day Prepare counted them on (a run retried once the GPUs are warm then counts once)."""
+    plan, table, refused = event["plan"], get_settings().usage_table, cold_images(response)
+    reservation, caller = plan["reservation"], plan["caller"]
+    if not refused or reservation is None or caller is None or table is None:
+        return
+    try:
+        dynamodb_client().update_item(
+            TableName=table,
+            Key={"pk": {"S": user_key(caller["sub"])}, "sk": {"S": reservation["sk"]}},
+            UpdateExpression="ADD images :refunded",
+            ConditionExpression="attribute_exists(images)",  # never create a day's count below zero
+            ExpressionAttributeValues={":refunded": {"N": str(-min(refused, reservation["images"]))}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return  # the day's item has expired: nothing to give back
+    logger.info("cold images given back to the quota", extra={"images": refused})
+
+
 def emit_metric(name: str, value: float) -> None:
     """One count metric, flushed at once. ``single_metric`` keeps no per-process metric set,
     which the local stack needs: it runs concurrent invocations in one process."""
@@ -139,6 +163,7 @@ def handler(event: CollectInput, context: LambdaContext) -> Response:
     status = status_of(response)
     write_manifest(plan["request_id"], {**response, "status": status, "request": plan["request"]})
     record_run(event, response, status, base_url)
+    give_back_cold_images(event, response)
     emit_metric("ImagesDelivered", len(response["images"]))
     emit_metric("ImagesFailed", len(response["errors"]))
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})

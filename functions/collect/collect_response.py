@@ -21,12 +21,20 @@ class Caller(TypedDict):
     username: str
 
 
+class Reservation(TypedDict):
+    """Images Prepare counted against the caller's day (quota.Reservation): the day's sort key and how many."""
+
+    sk: str
+    images: int
+
+
 class Plan(TypedDict):
     """What Collect reads of Prepare's output; the lanes and origin travel along unread."""
 
     request_id: str
     request: dict[str, Any]  # written to the manifest as it is
     caller: Caller | None  # None: not signed in (no run history)
+    reservation: Reservation | None  # None: not signed in (nothing counted)
 
 
 @final
@@ -167,6 +175,11 @@ def build_response(plan: Plan, results: list[list[Outcome]], seconds: float, bas
         "images": images,
         "errors": errors,
     }
+
+
+def cold_images(response: Response) -> int:
+    """Images a cold endpoint refused: they cost no GPU time, so they are given back to the quota."""
+    return sum(1 for error in response["errors"] if error["error"] == ENDPOINT_COLD)
 
 
 def status_of(response: Response) -> str:

@@ -48,6 +48,9 @@ class PrepareInput(TypedDict):
 class PrepareOutput(planning.Plan):
     origin: str  # "request" | "s3" | "event"
     caller: sources.Caller | None  # the signed-in user, for Collect's run history
+    # What was counted against the caller's quota (None: not signed in): Collect gives back the
+    # images a cold endpoint refused, which cost no GPU time.
+    reservation: quota.Reservation | None
     # Epoch seconds until which a call to a cold endpoint (scaled to zero) is retried: 0 for a sync
     # run (its caller is answered 503 WarmingUp at once), now + COLD_WAIT_SECONDS for the others.
     capacity_deadline: float
@@ -148,14 +151,15 @@ def images_per_call(request: planning.Request, limits: planning.CallLimits) -> i
         raise ValidationError("width", f"{exc}: ask for a smaller image") from None
 
 
-def reserve_images(caller: sources.Caller, request_id: str, request: planning.Request) -> None:
+def reserve_images(caller: sources.Caller, request_id: str, request: planning.Request) -> quota.Reservation:
     """Count the request against the caller's daily quota; when it would pass it, put the refusal
     on record as the run's manifest (a job's status URL) and raise ``QuotaExceeded``."""
     settings = get_settings()
     if settings.quota is None:
         raise ValueError("a signed-in request arrived but USAGE_TABLE is not set: the stack's sign-in and quota are out of step")
+    now = datetime.now(UTC)
     try:
-        quota.reserve(dynamodb_client(), settings.quota.table, caller["sub"], request["num_images"], settings.quota.daily_images, datetime.now(UTC))
+        quota.reserve(dynamodb_client(), settings.quota.table, caller["sub"], request["num_images"], settings.quota.daily_images, now)
     except quota.QuotaExceeded as exc:
         refused = {**exc.body, "request_id": request_id, "status": "refused", "images": [], "errors": [], "request": request}
         s3_client().put_object(
@@ -168,6 +172,7 @@ def reserve_images(caller: sources.Caller, request_id: str, request: planning.Re
         emit_metric("QuotaRefusals", 1)
         logger.info("quota exceeded", extra={"reason": exc.body["message"]})
         raise
+    return {"sk": quota.quota_key(quota.day_of(now)[0]), "images": request["num_images"]}
 
 
 def manifest_key(request_id: str) -> str:
@@ -201,8 +206,7 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
         emit_metric("RequestsRejected", 1)
         logger.info("request rejected", extra={"field": exc.field, "reason": exc.reason})
         raise
-    if source.caller is not None:
-        reserve_images(source.caller, source.request_id, request)
+    reservation = reserve_images(source.caller, source.request_id, request) if source.caller is not None else None
     plan = planning.plan(request, source.request_id, settings.endpoints, per_call, source.deal_from)
     emit_metric("RequestsPlanned", 1)
     emit_metric("ImagesPlanned", request["num_images"])
@@ -210,4 +214,4 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     emit_metric("CallsPlanned", calls)
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
     capacity_deadline = 0.0 if source.sync else time.time() + settings.cold_wait_seconds
-    return {**plan, "origin": source.origin, "caller": source.caller, "capacity_deadline": capacity_deadline}
+    return {**plan, "origin": source.origin, "caller": source.caller, "reservation": reservation, "capacity_deadline": capacity_deadline}

@@ -26,6 +26,13 @@ class QuotaBody(TypedDict):
     retry_after: int  # seconds until the quota resets, for the 429's Retry-After
 
 
+class Reservation(TypedDict):
+    """Images counted against a user's day: the day's sort key and how many."""
+
+    sk: str
+    images: int
+
+
 class QuotaExceeded(Exception):
     """The caller's images for the day would pass the limit. ``str()`` is the JSON body the API
     answers with 429 (Step Functions carries it as the error message, as for ValidationError)."""
@@ -40,6 +47,11 @@ def user_key(sub: str) -> str:
     return f"USER#{sub}"
 
 
+def quota_key(day: str) -> str:
+    """The sort key of a user's count for one UTC day (``YYYY-MM-DD``)."""
+    return f"QUOTA#{day}"
+
+
 def day_of(now: datetime) -> tuple[str, datetime]:
     """The UTC day ``now`` falls in, as ``YYYY-MM-DD``, and when it ends."""
     day = now.astimezone(UTC).date()
@@ -52,7 +64,7 @@ def reserve(dynamodb: DynamoDBClient, table: str, sub: str, images: int, limit: 
     try:
         answer = dynamodb.update_item(
             TableName=table,
-            Key={"pk": {"S": user_key(sub)}, "sk": {"S": f"QUOTA#{day}"}},
+            Key={"pk": {"S": user_key(sub)}, "sk": {"S": quota_key(day)}},
             UpdateExpression="ADD images :n SET expires_at = :expires",
             ConditionExpression="attribute_not_exists(images) OR images <= :room",
             ExpressionAttributeValues={

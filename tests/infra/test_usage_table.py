@@ -43,7 +43,7 @@ def test_prepare_reserves_and_collect_records_with_the_table_and_settings_they_r
     assert collect["Environment"]["Variables"]["USAGE_TABLE"] == {"Ref": table_id}
     assert collect["Environment"]["Variables"]["HISTORY_DAYS"] == str(context_defaults()["imageRetentionDays"])
     assert {a for a in role_actions(resources, prepare) if a.startswith("dynamodb:")} == {"dynamodb:UpdateItem"}
-    assert {a for a in role_actions(resources, collect) if a.startswith("dynamodb:")} == {"dynamodb:PutItem"}
+    assert {a for a in role_actions(resources, collect) if a.startswith("dynamodb:")} == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
     invoke = function_named(resources, "invoke_endpoint.handler")
     assert not {a for a in role_actions(resources, invoke) if a.startswith("dynamodb:")}
 

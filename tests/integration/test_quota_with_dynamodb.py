@@ -30,7 +30,9 @@ def signed_in(sub: str, num_images: int) -> dict[str, Any]:
 
 def quota_count(stack: LocalStack, sub: str) -> int:
     items = stack.aws.client("dynamodb").query(
-        TableName="text2image-usage", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"USER#{sub}"}}
+        TableName="text2image-usage",
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :day)",
+        ExpressionAttributeValues={":pk": {"S": f"USER#{sub}"}, ":day": {"S": "QUOTA#"}},
     )["Items"]
     (item,) = items
     day = datetime.fromisoformat(item["sk"]["S"].removeprefix("QUOTA#")).replace(tzinfo=UTC)
@@ -86,3 +88,20 @@ def test_of_two_requests_racing_for_the_last_images_exactly_one_is_refused(prepa
         thread.join()
     assert sorted(outcomes) == ["planned", "refused"]
     assert quota_count(clean_stack, sub) == 8
+
+
+def test_images_a_cold_endpoint_refused_are_given_back_on_the_day_they_were_counted(prepare: Any, clean_stack: LocalStack) -> None:
+    """Prepare's reservation travels in the plan; Collect takes the refused images off that very item."""
+    import collect
+
+    sub = uuid.uuid4().hex
+    plan = call(prepare, signed_in(sub, 4))
+    assert plan["reservation"]["images"] == 4 and plan["reservation"]["sk"].startswith("QUOTA#")
+    cause = json.dumps({"errorMessage": "Inference Component has no capacity to process this request."})
+    lanes = [
+        [{"endpoint": lane["endpoint"], "images": call_["images"], "error": "EndpointCold", "cause": cause} for call_ in lane["calls"]]
+        for lane in plan["lanes"]
+    ]
+    with pytest.raises(collect.WarmingUp):
+        call(collect, {"plan": plan, "results": lanes, "started": datetime.now(UTC).isoformat()})
+    assert quota_count(clean_stack, sub) == 0

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities import parameters
 from boto3.dynamodb.types import TypeDeserializer
 
 import collect
-from collect_response import Caller, CallResult, CaughtFailure, CollectInput
+from collect_response import Caller, CallResult, CaughtFailure, CollectInput, Plan, Reservation
 from text2image.local.lambdas import LambdaContext
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
@@ -80,17 +80,24 @@ def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return buffer
 
 
-def run(*lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None, request: dict[str, Any] = REQUEST) -> Any:
-    event: CollectInput = {"plan": {"request_id": request_id, "request": request, "caller": caller}, "results": list(lanes), "started": STARTED}
+def run(
+    *lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None, request: dict[str, Any] = REQUEST, reservation: Reservation | None = None
+) -> Any:
+    plan: Plan = {"request_id": request_id, "request": request, "caller": caller, "reservation": reservation}
+    event: CollectInput = {"plan": plan, "results": list(lanes), "started": STARTED}
     return collect.handler(event, LambdaContext("collect"))
 
 
 class FakeDynamoDB:
     def __init__(self) -> None:
         self.puts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
 
     def put_item(self, **arguments: Any) -> None:
         self.puts.append(arguments)
+
+    def update_item(self, **arguments: Any) -> None:
+        self.updates.append(arguments)
 
 
 @pytest.fixture
@@ -212,6 +219,33 @@ def test_a_run_with_no_image_because_an_endpoint_was_cold_fails_with_the_503_bod
     assert body["errors"] == [{"index": 1, "endpoint": "sd-2", "error": "EndpointCold", "message": refusal}]
     (put,) = s3.puts
     assert json.loads(put["Body"])["status"] == "failed"
+
+
+COLD_CAUSE = json.dumps({"errorMessage": "Inference Component has no capacity to process this request."})
+
+
+def test_images_a_cold_endpoint_refused_are_given_back_to_the_callers_quota(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They cost no GPU time: the day Prepare counted them on gets them back (the run sent again counts once)."""
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    collect.get_settings.cache_clear()
+    cold = {**LOST, "images": [{"index": 1, "seed": 8, "key": "k1"}, {"index": 2, "seed": 9, "key": "k2"}], "error": "EndpointCold", "cause": COLD_CAUSE}
+    run([MADE], [cold], caller={"sub": "u-9", "username": "ana"}, reservation={"sk": "QUOTA#2026-11-26", "images": 3})
+    (update,) = dynamodb.updates
+    assert update["Key"] == {"pk": {"S": "USER#u-9"}, "sk": {"S": "QUOTA#2026-11-26"}}
+    assert update["UpdateExpression"] == "ADD images :refunded" and update["ExpressionAttributeValues"] == {":refunded": {"N": "-2"}}
+    assert update["ConditionExpression"] == "attribute_exists(images)"
+
+
+def test_nothing_is_given_back_for_images_lost_otherwise_or_without_a_reservation(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    collect.get_settings.cache_clear()
+    run([MADE], [LOST], caller={"sub": "u-9", "username": "ana"}, reservation={"sk": "QUOTA#2026-11-26", "images": 2})
+    run([MADE], [{**LOST, "error": "EndpointCold", "cause": COLD_CAUSE}])  # not signed in: nothing was counted
+    assert dynamodb.updates == []
 
 
 def test_each_run_emits_the_delivered_and_failed_counts(s3: FakeS3, parameter_reads: list[tuple[str, int]], capsys: pytest.CaptureFixture[str]) -> None:
