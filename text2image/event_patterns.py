@@ -26,6 +26,20 @@ def prompt_file_pattern(bucket: str) -> dict[str, Any]:
     }
 
 
+# A batch file (.jsonl or .csv) dropped here is submitted as a batch (functions/prepare/batches.py's
+# drop_handler, which also records a badly named one as refused: the rule takes every key under it).
+BATCH_INBOX_PREFIX = "batches/inbox/"
+
+
+def batch_file_pattern(bucket: str) -> dict[str, Any]:
+    """Any object created under ``batches/inbox/`` in the stack's bucket."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": BATCH_INBOX_PREFIX}]}},
+    }
+
+
 def custom_event_pattern() -> dict[str, Any]:
     """``source: text2image``, ``detail-type: Text2Image Request``, ``detail`` = the request."""
     return {"source": [CUSTOM_SOURCE], "detail-type": [CUSTOM_DETAIL_TYPE]}

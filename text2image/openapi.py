@@ -1,9 +1,10 @@
-"""The API described once: an OpenAPI 3.0 document of both routes, served as the site file
+"""The API described once: an OpenAPI 3.0 document of every route, served as the site file
 ``/openapi.json`` (by the local gateway, and from the bucket on AWS).
 
 The request is ``request.schema.json`` itself, turned into OpenAPI's schema dialect, never a
 copy. The answers are the shapes the stack writes: the Collect function's response (200), the
-jobs template's 202 (``infra/templates/start_execution.response.vtl``), and the
+jobs template's 202 (``infra/templates/start_execution.response.vtl``), the functions' own
+answers (history, warm, batches), and the
 ``{"error", "message", ...}`` bodies of the gateway responses, the status mapping template
 and the local gateway. No ``servers``: the document is served from the API's own origin, so
 its paths resolve against wherever it was fetched from.
@@ -17,6 +18,7 @@ from typing import Any
 
 from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
+    BATCHES_ROUTE,
     HISTORY_ROUTE,
     JOBS_ROUTE,
     SIGNED_IN_ROUTES,
@@ -30,6 +32,9 @@ from text2image.routes import (
 
 OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
+# A batch file's media types (functions/prepare/batch_input.py reads exactly these two).
+JSONL = "application/x-ndjson"
+CSV = "text/csv"
 # An image's seed is (seed + index) mod 2^32: within the request's own seed range.
 SEED_MAX = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))["properties"]["seed"]["maximum"]
 
@@ -138,7 +143,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ValidationError": _error(
         "ValidationError",
         "The request breaks the contract (the message says which field and why), or its body is not a JSON object. Nothing was started.",
-        {"field": FIELD},
+        {
+            "field": FIELD,
+            "lines": {
+                "type": "array",
+                "items": _ref("LineError"),
+                "description": "A batch file's answer only: every bad line, by its number in the file (empty when the file itself breaks a limit).",
+            },
+        },
+    ),
+    "LineError": _object(
+        {
+            "line": {"type": "integer", "minimum": 1, "description": "The line's number in the file, from 1 (a CSV row: the line it starts on)."},
+            "field": FIELD,
+            "message": {"type": "string", "description": "`<field>: <why>`, as a single request's ValidationError says it."},
+        }
     ),
     "TooManyRequests": _error("TooManyRequests", "Over the stage's throttling rate or burst. Nothing was started."),
     "QuotaExceeded": _error(
@@ -192,6 +211,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "runs": {"type": "array", "items": _ref("Run"), "description": "Newest first."},
             "next": {"type": "string", "nullable": True, "description": "The `cursor` of the next page; null on the last."},
         }
+    ),
+    "Batch": _object(
+        {
+            "batch_id": {"type": "string", "description": "`batch-` and 32 hex digits of the stored file's SHA-256: the same file is the same batch."},
+            "status_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "`batches/<batch_id>/status.json`: running, then succeeded, partial or failed, with each line's request id, status and image URLs.",
+            },
+            "lines": {"type": "integer", "minimum": 1, "description": "The request lines stored (blank lines are skipped)."},
+        },
+        description="The batch is stored and started; the same file sent again answers the same and starts nothing new.",
     ),
     "EndpointWarmth": _object(
         {
@@ -270,6 +301,25 @@ REQUEST_BODY = {
     "content": {JSON: {"schema": _ref(REQUEST_NAME), "example": {"text": "A flower, fantasy, happy", "num_images": 2}}},
 }
 # GET /text2image/history's query (functions/history/run_page.py reads it).
+BATCH_BODY = {
+    "required": True,
+    "description": "Up to 4 MiB and `text2image:maxBatchLines` request lines (10,000 by default); a bigger file goes under `batches/inbox/` in the "
+    "bucket (`.jsonl` or `.csv`), where its status appears the same way. Every line is checked before anything starts.",
+    "content": {
+        JSONL: {
+            "schema": {"type": "string", "description": f"One request per line, each a JSON object of the {REQUEST_NAME} contract; blank lines are skipped."},
+            "example": '{"text": "A flower, fantasy, happy", "num_images": 2}\n{"text": "A lighthouse at dusk"}\n',
+        },
+        CSV: {
+            "schema": {
+                "type": "string",
+                "description": "A header row naming a `text` column and optional columns named like the request's fields; one request per row, an "
+                "empty cell leaves its field out.",
+            },
+            "example": "text,num_images\nA flower,2\nA lighthouse at dusk,\n",
+        },
+    },
+}
 HISTORY_PARAMETERS = [
     {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 20}},
     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}, "description": "The `next` of the previous page, as it was."},
@@ -280,6 +330,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document of the API."""
     (sync_method, sync_path), (jobs_method, jobs_path), (history_method, history_path) = SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE
     warm_method, warm_path = WARM_ROUTE
+    batches_method, batches_path = BATCHES_ROUTE
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -354,6 +405,25 @@ def document() -> dict[str, Any]:
                             "A stack whose endpoints do not scale to zero has nothing to warm: the route does not exist there.", UNDECLARED_ROUTE_ERROR
                         ),
                     },
+                )
+            },
+            batches_path: {
+                batches_method.lower(): _operation(
+                    "submit_batch",
+                    BATCHES_ROUTE,
+                    "Generate for a whole file of requests",
+                    "A JSONL or CSV file of requests becomes one batch: each line runs as a job, a few at a time so that single requests "
+                    "still get through. Poll `status_url` for progress and each line's images.",
+                    {
+                        "202": _answer("The batch is stored and started (or was already).", "Batch"),
+                        "400": _answer(
+                            "Some lines break the contract (`lines` lists each with its number and why), or the file is empty, not UTF-8, "
+                            "over 4 MiB or over the line limit (`message` says which). Nothing was stored or started.",
+                            "ValidationError",
+                        ),
+                        "415": _answer(f"A Content-Type other than {JSONL} or {CSV}.", "ValidationError"),
+                    },
+                    requestBody=BATCH_BODY,
                 )
             },
         },

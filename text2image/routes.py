@@ -59,10 +59,12 @@ JOBS_ROUTE = ("POST", "/text2image/jobs")
 HISTORY_ROUTE = ("GET", "/text2image/history")
 # Ask cold GPUs for capacity ahead of a demo: declared only where the endpoints scale to zero.
 WARM_ROUTE = ("POST", "/text2image/warm")
-API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE)
+# A JSONL or CSV file of requests, run as one batch (the submit function, a Lambda proxy integration).
+BATCHES_ROUTE = ("POST", "/text2image/batches")
+API_ROUTES = (SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE, BATCHES_ROUTE)
 # The routes only a signed-in caller may use when the stack has sign-in (text2image:auth cognito,
 # `text2image up --auth`): API Gateway's Cognito authorizer on AWS, the local gateway's check.
-SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE})
+SIGNED_IN_ROUTES = frozenset({SYNC_ROUTE, JOBS_ROUTE, HISTORY_ROUTE, WARM_ROUTE, BATCHES_ROUTE})
 # The routes of a stack with sign-in only: there is no one to keep a history for without it.
 SIGN_IN_ONLY_ROUTES = frozenset({HISTORY_ROUTE})
 # The routes of a stack whose endpoints scale to zero only: elsewhere there is nothing to warm.
