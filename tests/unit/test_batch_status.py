@@ -20,6 +20,7 @@ import batch_input
 import batch_status
 import collect_response
 from batch_summary import NO_MANIFEST, LineEntry, MapError, StatusDocument, Summary, manifest_key, manifests_prefix, stale, summary_of, updated
+from text2image import manifest as functions
 from text2image.local.lambdas import LambdaContext
 from text2image.paths import ROOT
 
@@ -183,6 +184,17 @@ def test_the_submits_first_document_is_this_functions_document() -> None:
 def test_the_manifests_are_read_where_collect_writes_them() -> None:
     assert manifest_key(f"{BATCH}-7") == collect_response.manifest_key(f"{BATCH}-7")
     assert manifest_key(f"{BATCH}-7").startswith(manifests_prefix(BATCH)) and not manifest_key(f"{BATCH}7").startswith(manifests_prefix(BATCH))
+
+
+def test_the_manifest_fills_the_batch_workflows_function_placeholder_and_not_the_request_workflows() -> None:
+    arns = {function.name: f"arn:{function.name}" for function in functions.LAMBDAS}
+    batch = functions.definition_substitutions(arns, "aws", functions.BATCH_WORKFLOW)
+    assert batch == {"Partition": "aws", "BatchStatusFunctionArn": "arn:text2image-batch-status"}
+    assert "BatchStatusFunctionArn" not in functions.definition_substitutions(arns, "aws")
+    assert functions.BATCH_WORKFLOW_LAMBDAS == (functions.BATCH_STATUS,) and functions.BATCH_STATUS not in functions.WORKFLOW_LAMBDAS
+    assert (functions.BATCH_STATUS.folder, functions.BATCH_STATUS.handler) == ("batch_status", "batch_status.handler")
+    submit = {(f.folder, f.handler) for f in (functions.SUBMIT_BATCH, functions.BATCH_DROP)}
+    assert submit == {("prepare", "batches.handler"), ("prepare", "batches.drop_handler")}
 
 
 def states_of(node: Any) -> Iterator[dict[str, Any]]:
