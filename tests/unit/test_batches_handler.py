@@ -21,8 +21,10 @@ from support import s3_event
 
 import batches
 from batch_input import initial_status, parse_batch, refused_batch_id
+from text2image.event_patterns import BATCH_INBOX_PREFIX
 from text2image.local.lambdas import LambdaContext
 from text2image.local.rest_proxy import proxy_answer, proxy_event
+from text2image.routes import BATCHES_ROUTE
 
 pytestmark = pytest.mark.usefixtures("lambda_env")
 
@@ -262,6 +264,11 @@ def test_a_dropped_file_of_another_type_is_refused_unread(s3: Stubber, sfn: Stub
     batch_id = refused_batch_id(b"batches/inbox/prompts.txt\ne1f2")
     status = expect_invalid(s3, batch_id, "body: a batch file's name must end in .jsonl or .csv, not 'prompts.txt'", [])
     assert drop("batches/inbox/prompts.txt") == status
+
+
+def test_the_function_answers_the_declared_route_and_reads_the_inbox_the_rule_watches() -> None:
+    assert ("POST", batches.ROUTE) == BATCHES_ROUTE
+    assert batches.INBOX_PREFIX == BATCH_INBOX_PREFIX
 
 
 @pytest.mark.parametrize(("bucket", "key"), [(BUCKET, "batches/x.jsonl"), (BUCKET, "prompts/inbox/x.jsonl"), ("other-bucket", "batches/inbox/x.jsonl")])
