@@ -9,8 +9,8 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-insta
   decides when copies go (AWS's page scales in to zero with this policy, on Application Auto
   Scaling's own schedule; endpointIdleMinutes would not hold). The cost: copies added under load
   stay until the endpoint is idle, at most endpointMaxInstances;
-- out from zero: a refused call (SageMaker's NoCapacityInvocationFailures) adds a copy, the page's
-  step policy and alarm;
+- out from zero: a refused call (SageMaker's NoCapacityInvocationFailures) asks for one copy, the
+  page's step policy and alarm but for the adjustment (exactly 1, not +1: below);
 - idle: no call for endpointIdleMinutes while a copy runs sets the copies to exactly 0.
 
 And optionally a warm schedule: one copy kept from warmScheduleStart to warmScheduleEnd.
@@ -85,16 +85,22 @@ class ScaleToZero(Construct):
             self._build_warm_schedule(config)
 
     def _build_scale_out_from_zero(self, name: str) -> None:
-        """AWS's page exactly (step policy: ChangeInCapacity +1 from a breach of 0 up, Maximum,
-        cooldown 60; alarm: the component's NoCapacityInvocationFailures, Sum over 60 s, one
-        period), but for the comparison: the page's GreaterThanThreshold 1 lets a single refused
-        call pass unnoticed (Sum 1 is not over 1), and a sync request refused once per endpoint
-        must start the warming; so at 1 or more."""
+        """AWS's page (step policy from a breach of 0 up, Maximum, cooldown 60; alarm: the
+        component's NoCapacityInvocationFailures, Sum over 60 s, one period), but for two things.
+        The comparison: the page's GreaterThanThreshold 1 lets a single refused call pass unnoticed
+        (Sum 1 is not over 1), and a sync request refused once per endpoint must start the warming;
+        so at 1 or more. The adjustment: exactly 1 copy, not the page's ChangeInCapacity +1. The
+        alarm stays in ALARM while calls keep being refused (a job retries every 15 s through the
+        minutes of a cold start), and CloudWatch repeats its Auto Scaling action every minute it
+        does (the step scaling policy "can continue for additional alarm breaches until the alarm
+        state returns to OK"): past the 60 s cooldown each repeat of +1 could add another copy, and
+        another GPU instance, up to endpointMaxInstances, kept until idle since the load policy
+        does not scale in. Exactly 1 asks for the one copy however often it repeats."""
         action = autoscaling.StepScalingAction(
             self,
             "OutFromZero",
             scaling_target=self.target,
-            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
             metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
             cooldown=COOLDOWN,
         )

@@ -118,13 +118,17 @@ def alarm_driving(resources: dict[str, Any], policy: str) -> dict[str, Any]:
 
 
 def step_policies(resources: dict[str, Any], component: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """A component's step policies by adjustment type: (the policy's configuration, the alarm that drives it)."""
+    """A component's step policies by what they are for, "out" (from zero) or "idle" (to zero):
+    (the policy's configuration, the alarm that drives it)."""
     target, _ = targets(resources)[component]
-    return {
-        props["StepScalingPolicyConfiguration"]["AdjustmentType"]: (props["StepScalingPolicyConfiguration"], alarm_driving(resources, name))
+    purposes = {"OutFromZero": "out", "IdleToZero": "idle"}
+    found = {
+        next((purpose for part, purpose in purposes.items() if part in name), name): (props["StepScalingPolicyConfiguration"], alarm_driving(resources, name))
         for name, props in policies_of(resources, target).items()
         if props["PolicyType"] == "StepScaling"
     }
+    assert set(found) == {"out", "idle"}
+    return found
 
 
 def functions_by_handler(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -206,13 +210,16 @@ def test_copies_scale_from_zero_to_the_most_instances_and_out_on_load(created: d
         }
 
 
-def test_a_refused_call_adds_a_copy_as_aws_documents_it(created: dict[str, Any]) -> None:
-    """Scale an endpoint to zero instances (SageMaker developer guide): ChangeInCapacity +1 from
-    the NoCapacityInvocationFailures alarm; at 1 refused call or more (the page's ">" 1 would miss one)."""
+def test_a_refused_call_asks_for_exactly_one_copy(created: dict[str, Any]) -> None:
+    """Scale an endpoint to zero instances (SageMaker developer guide): a step policy on the
+    NoCapacityInvocationFailures alarm; at 1 refused call or more (the page's ">" 1 would miss one),
+    and exactly 1 copy rather than the page's +1, which CloudWatch's repeat of the action each
+    minute the alarm stays in ALARM (calls refused all through a cold start) could add up to
+    endpointMaxInstances copies."""
     for component in COMPONENTS:
-        step, alarm = step_policies(created, component)["ChangeInCapacity"]
+        step, alarm = step_policies(created, component)["out"]
         assert step == {
-            "AdjustmentType": "ChangeInCapacity",
+            "AdjustmentType": "ExactCapacity",
             "MetricAggregationType": "Maximum",
             "Cooldown": 60,
             "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
@@ -234,8 +241,9 @@ def test_a_refused_call_adds_a_copy_as_aws_documents_it(created: dict[str, Any])
 def test_copies_go_to_zero_after_the_idle_minutes_without_a_call(request: pytest.FixtureRequest, stack: str, idle_minutes: int) -> None:
     resources = request.getfixturevalue(stack)
     for component in COMPONENTS:
-        step, alarm = step_policies(resources, component)["ExactCapacity"]
-        assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 0}] and step["MetricAggregationType"] == "Maximum"
+        step, alarm = step_policies(resources, component)["idle"]
+        assert step["AdjustmentType"] == "ExactCapacity" and step["MetricAggregationType"] == "Maximum"
+        assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 0}]
         (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
         # A minute counts while a copy runs and no call came, served or refused: never while cold or warming.
         assert expression["Expression"] == "IF(FILL(copies, 0) > 0 AND FILL(served, 0) + FILL(refused, 0) == 0, 1, 0)"
