@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -85,9 +86,19 @@ def state_of(endpoint: str, component: str, described: DescribeInferenceComponen
 def warm(endpoint: str, component: str) -> EndpointState:
     client = sagemaker_client()
     state, needs_copy = state_of(endpoint, component, client.describe_inference_component(InferenceComponentName=component))
-    if needs_copy:
+    if not needs_copy:
+        return state
+    try:
         client.update_inference_component_runtime_config(InferenceComponentName=component, DesiredRuntimeConfig={"CopyCount": 1})
-        logger.info("asked for a copy", extra={"endpoint": endpoint, "component": component})
+    except ClientError:
+        # Asked for at the same moment by another warm call or the refused-call alarm's scaling:
+        # the component is being updated and takes no other update. Looked at again, it no longer
+        # needs this call's copy; where it still does, the failure is a real one.
+        state, needs_copy = state_of(endpoint, component, client.describe_inference_component(InferenceComponentName=component))
+        if needs_copy:
+            raise
+        return state
+    logger.info("asked for a copy", extra={"endpoint": endpoint, "component": component})
     return state
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from text2image.local.lambdas import LambdaContext, function_module
@@ -90,6 +91,30 @@ def test_warming_twice_asks_for_nothing_more(warm: Any, sagemaker: Stubber) -> N
     expect_describe(sagemaker, "sd-2-model", wanted=0, serving=0, status="Updating")
     status, _, body = post(warm)
     assert status == 202 and [e["state"] for e in body["endpoints"]] == ["warming", "warming"]
+
+
+def test_a_copy_asked_for_at_the_same_moment_elsewhere_is_warming_not_a_failure(warm: Any, sagemaker: Stubber) -> None:
+    """Two warm calls at once (two pages), or one and the refused-call alarm's scaling: both see
+    no copy wanted, the second update finds the component being updated and is refused."""
+    expect_describe(sagemaker, "sd-1-model", wanted=0, serving=0)
+    sagemaker.add_client_error(
+        "update_inference_component_runtime_config",
+        service_error_code="ValidationException",
+        service_message="Inference component sd-1-model is in Updating status and cannot be updated.",
+        expected_params={"InferenceComponentName": "sd-1-model", "DesiredRuntimeConfig": {"CopyCount": 1}},
+    )
+    expect_describe(sagemaker, "sd-1-model", wanted=1, serving=0, status="Updating")
+    expect_describe(sagemaker, "sd-2-model", wanted=1, serving=1)
+    status, _, body = post(warm)
+    assert status == 202 and [e["state"] for e in body["endpoints"]] == ["warming", "warm"]
+
+
+def test_an_update_refused_while_a_copy_is_still_needed_fails(warm: Any, sagemaker: Stubber) -> None:
+    expect_describe(sagemaker, "sd-1-model", wanted=0, serving=0)
+    sagemaker.add_client_error("update_inference_component_runtime_config", service_error_code="AccessDeniedException", http_status_code=403)
+    expect_describe(sagemaker, "sd-1-model", wanted=0, serving=0)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        post(warm)
 
 
 def test_all_warm_says_so_with_no_retry_after(warm: Any, sagemaker: Stubber) -> None:
