@@ -2,8 +2,9 @@
 on the Express workflow, guarded by the one JSON Schema and, with sign-in, by API Gateway's
 Cognito authorizer on the routes of ``SIGNED_IN_ROUTES``, answering with the status mapping of
 docs/design.md ("Errors", "The edge"); API Gateway's own errors in the same {"error", "message"} shape.
-Two routes answered by a function of their own where the stack has them: GET /text2image/history
-(sign-in) and POST /text2image/warm (endpoints that scale to zero)."""
+Routes answered by a function of their own: POST /text2image/batches (a file of requests, always),
+and where the stack has them GET /text2image/history (sign-in) and POST /text2image/warm (endpoints
+that scale to zero)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import (
     API_GATEWAY_TIMEOUT_SECONDS,
     API_ROUTES,
+    BATCHES_ROUTE,
     HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
@@ -91,6 +93,11 @@ def override_headers(template: str) -> list[str]:
 
 JSON = "application/json"
 STAGE = "prod"
+# A batch file's media types: binary to API Gateway, so the submit function gets the file's exact
+# bytes base64-encoded (functions/prepare/batch_input.py reads these two).
+BATCH_MEDIA_TYPES = ["application/x-ndjson", "text/csv"]
+# API Gateway's payload limit, past which it refuses a request itself (REQUEST_TOO_LARGE).
+PAYLOAD_LIMIT_MB = 10
 
 
 def error_template(error: str, message: str, **extra: str) -> dict[str, str]:
@@ -125,6 +132,14 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
         str(UNSUPPORTED_MEDIA_TYPE_STATUS),
         "ValidationError",
         UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+    ),
+    # A body past API Gateway's payload limit: the request's own fault, said as a validation error
+    # of its body (by default a 413 in Default4xx's shape); a batch file that big goes through S3.
+    "RequestTooLarge": (
+        apigw.ResponseType.REQUEST_TOO_LARGE,
+        "400",
+        "ValidationError",
+        f"body: over API Gateway's {PAYLOAD_LIMIT_MB} MB limit; put a batch file that big under batches/inbox/ in the bucket",
     ),
     "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
     "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),
@@ -197,6 +212,7 @@ class Api(Construct):
         client_id: str | None,
         history: lambda_.IFunction | None,
         warm: lambda_.IFunction | None,
+        batches: lambda_.IFunction,
         preflight: bool,
     ) -> None:
         """``logging``: execution logs (errors) and access logs, which need the account's API
@@ -204,7 +220,8 @@ class Api(Construct):
         set in account settings to enable logging"). ``user_pool``: sign-in (None: an open API),
         with ``history``, the function of the signed-in callers' GET /text2image/history.
         ``warm``: the function of POST /text2image/warm, where the endpoints scale to zero (None
-        elsewhere: no route). ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
+        elsewhere: no route). ``batches``: the submit function of POST /text2image/batches.
+        ``preflight``: the API's paths answer OPTIONS (pages on other origins; CloudFront adds
         the CORS headers, infra/cdn.py)."""
         super().__init__(scope, construct_id)
         assert (user_pool is None) == (history is None), "the history route exists exactly where sign-in does"
@@ -217,6 +234,7 @@ class Api(Construct):
             self._build_function_route(parts, HISTORY_ROUTE, history)
         if warm is not None:
             self._build_function_route(parts, WARM_ROUTE, warm)
+        self._build_function_route(parts, BATCHES_ROUTE, batches)
         if preflight:
             self._build_preflights(declared_routes(signed_in=authorizer is not None, scales_to_zero=warm is not None))
         self._build_gateway_responses(signed_in=authorizer is not None)
@@ -229,6 +247,7 @@ class Api(Construct):
             "RestApi",
             description="text2image: POST /text2image (synchronous) and /text2image/jobs (asynchronous) start the Express workflow",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=BATCH_MEDIA_TYPES,
             # Logging needs the account's API Gateway CloudWatch role (one per account and region,
             # shared by every REST API there): set once outside this stack (README, Deploy), never
             # owned here, so that deleting this stack cannot break the logging of other APIs.
@@ -323,8 +342,9 @@ class Api(Construct):
 
     def _build_function_route(self, parts: _RouteParts, route: tuple[str, str], function: lambda_.IFunction) -> apigw.Method:
         """A route answered by a function of its own (GET /text2image/history, My runs; POST
-        /text2image/warm) behind a Lambda proxy integration, which hands it the query string and
-        the authorizer's claims (the caller's ``sub``); it answers with its own statuses and body."""
+        /text2image/warm; POST /text2image/batches) behind a Lambda proxy integration, which hands
+        it the query string, the body (base64 for a binary media type) and the authorizer's claims
+        (the caller's ``sub``); it answers with its own statuses and body."""
         method, path = route
         integration = apigw.LambdaIntegration(function, proxy=True)
         return self.api.root.resource_for_path(path).add_method(method, integration, **self._authorization(parts, route))

@@ -17,6 +17,7 @@ from constructs import Node
 
 from infra.endpoint_code import compile_shape_problems
 from infra.instance_types import component_memory_mb
+from text2image.batch_workflow import batch_concurrency
 from text2image.cors import checked_origins
 from text2image.deploy_settings import PREFIX, context_defaults
 from text2image.inference_components import component_name
@@ -44,6 +45,8 @@ _CRON = re.compile(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)")
 MAX_IDLE_MINUTES = 24 * 60
 # An inference component's name is at most 63 characters (CreateInferenceComponent).
 _MAX_COMPONENT_NAME = 63
+# A Distributed Map runs at most 10,000 child executions at once (its MaxConcurrency's limit).
+MAX_BATCH_CONCURRENCY = 10_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class StackConfig:
     warm_schedule_end: str  # cron(...) after which they may go cold again
     warm_schedule_timezone: str  # the IANA time zone of both
     alarm_email: str  # the address the alarms' topic mails; "" = no subscription (infra/observability.py)
+    max_batch_lines: int  # request lines one batch file may hold (the submit function refuses more)
+    batch_concurrency_setting: int  # lines of a batch in flight at once; 0 = sized to the GPUs (batch_concurrency)
+    batch_tolerated_failure_percentage: float  # the share of a batch's lines that may fail before the batch stops
 
     @property
     def signed_in(self) -> bool:
@@ -102,6 +108,12 @@ class StackConfig:
     def scales_to_zero(self) -> bool:
         """Whether the endpoints scale to zero: only endpoints the stack creates can (existing ones are called as they are)."""
         return self.create_endpoints and self.endpoint_scale_to_zero
+
+    @property
+    def batch_concurrency(self) -> int:
+        """The batch map's MaxConcurrency: the setting, or (0) two lines per GPU the endpoints can
+        have, endpoints x endpointMaxInstances (text2image/batch_workflow.py)."""
+        return batch_concurrency(self.batch_concurrency_setting, len(self.endpoint_names) * self.endpoint_max_instances)
 
     @property
     def warm_schedule(self) -> bool:
@@ -155,6 +167,9 @@ class StackConfig:
             warm_schedule_end=str(get("warmScheduleEnd")).strip(),
             warm_schedule_timezone=str(get("warmScheduleTimezone")).strip(),
             alarm_email=str(get("alarmEmail")).strip(),
+            max_batch_lines=int(get("maxBatchLines")),
+            batch_concurrency_setting=int(get("batchConcurrency")),
+            batch_tolerated_failure_percentage=float(get("batchToleratedFailurePercentage")),
         )
         config.check()
         return config
@@ -186,6 +201,7 @@ class StackConfig:
         if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
             problems.append(f"alarmEmail must be one e-mail address such as ops@example.org (or empty for no subscription), not {self.alarm_email!r}")
         problems += self._access_problems()
+        problems += self._batch_problems()
         if self.create_endpoints:
             problems += self._endpoint_problems()
         problems += self._scale_to_zero_problems()
@@ -208,6 +224,20 @@ class StackConfig:
             checked_origins(self.cors_origins)
         except ValueError as exc:
             problems.append(f"corsOrigins: {exc}")
+        return problems
+
+    def _batch_problems(self) -> list[str]:
+        """Bulk batches (POST /text2image/batches, the batch workflow's Distributed Map)."""
+        problems = []
+        if self.max_batch_lines < 1:
+            problems.append("maxBatchLines must be at least 1 (the request lines one batch file may hold)")
+        if not 0 <= self.batch_concurrency_setting <= MAX_BATCH_CONCURRENCY:
+            problems.append(
+                f"batchConcurrency must be 0 (two lines per GPU: endpoints x endpointMaxInstances x 2) or 1..{MAX_BATCH_CONCURRENCY} "
+                "(a Distributed Map's most child executions at once)"
+            )
+        if not 0 <= self.batch_tolerated_failure_percentage <= 100:
+            problems.append("batchToleratedFailurePercentage must be 0..100 (the share of a batch's lines that may fail before it stops)")
         return problems
 
     def _endpoint_problems(self) -> list[str]:

@@ -1,18 +1,25 @@
 """EventBridge rules that start the workflow: a prompt file under prompts/ and the custom
-text2image event. Failed deliveries land in a dead-letter queue."""
+text2image event; and the one that submits a batch file dropped under batches/inbox/. Failed
+deliveries land in a dead-letter queue, as does a batch file its function failed on."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.nag import acknowledge
-from text2image.event_patterns import custom_event_pattern, prompt_file_pattern
+from text2image.event_patterns import batch_file_pattern, custom_event_pattern, prompt_file_pattern
+
+# How long and how often EventBridge tries to deliver an event before its dead-letter queue.
+RETRY_ATTEMPTS = 4
+MAX_EVENT_AGE = Duration.hours(1)
 
 
 def event_pattern(pattern: dict[str, object]) -> events.EventPattern:
@@ -20,7 +27,7 @@ def event_pattern(pattern: dict[str, object]) -> events.EventPattern:
 
 
 class Events(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, state_machine: sfn.IStateMachine) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, bucket: s3.IBucket, state_machine: sfn.IStateMachine, batch_drop: lambda_.IFunction) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
             self,
@@ -39,8 +46,8 @@ class Events(Construct):
         target = targets.SfnStateMachine(
             state_machine,
             dead_letter_queue=self.dead_letters,
-            retry_attempts=4,
-            max_event_age=Duration.hours(1),
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
         self.prompt_files = events.Rule(
             self,
@@ -56,3 +63,13 @@ class Events(Construct):
             event_pattern=event_pattern(custom_event_pattern()),
             targets=[target],
         )
+        self.batch_files = events.Rule(
+            self,
+            "BatchFiles",
+            description="A JSONL or CSV file dropped under batches/inbox/ is submitted as a text2image batch",
+            event_pattern=event_pattern(batch_file_pattern(bucket.bucket_name)),
+            targets=[targets.LambdaFunction(batch_drop, dead_letter_queue=self.dead_letters, retry_attempts=RETRY_ATTEMPTS, max_event_age=MAX_EVENT_AGE)],
+        )
+        # EventBridge invokes the function asynchronously: its delivery succeeds once Lambda queues
+        # the event, so a run that fails (after Lambda's own two retries) is kept here too, not lost.
+        batch_drop.configure_async_invoke(on_failure=destinations.SqsDestination(self.dead_letters), retry_attempts=2, max_event_age=MAX_EVENT_AGE)

@@ -25,6 +25,9 @@ from infra.scale_to_zero import copies_reporting, refused_calls
 
 # What the functions count per run (Prepare, Collect: the service dimension only).
 RUN_METRICS = ("RequestsPlanned", "RequestsRejected", "ImagesPlanned", "ImagesDelivered", "ImagesFailed")
+# What the batch functions count (the submit function per batch, the status function at a batch's
+# end): lines submitted against lines that failed, and the images the ended batches delivered.
+BATCH_METRICS = ("BatchLinesSubmitted", "BatchLinesFailed", "BatchImagesDelivered", "BatchesRefused")
 # The errors InvokeEndpoint counts under their own name, per endpoint: the exceptions its handler
 # catches (tests/infra/test_observability.py holds the two lists together, so an error class
 # added there, EndpointCold included, shows here or fails the test).
@@ -98,13 +101,14 @@ class Observability(Construct):
         components: dict[str, str],
         alarm_email: str,
         state_machine: sfn.StateMachine,
+        batch_state_machine: sfn.StateMachine,
         stage: apigw.Stage,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(alarm_email)
         action = cw_actions.SnsAction(self.topic)
-        self.alarms = self._build_alarms(endpoints, stage, dead_letters)
+        self.alarms = self._build_alarms(endpoints, stage, dead_letters, batch_state_machine)
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
         # A name known at synth, for the console URL (dashboard_name is a token).
@@ -113,6 +117,7 @@ class Observability(Construct):
         self._build_widgets(endpoints, created_endpoints, state_machine, stage, dead_letters)
         if components:
             self._build_component_widgets(components)
+        self._build_batch_widgets(batch_state_machine)
 
     @property
     def dashboard_url(self) -> str:
@@ -145,7 +150,7 @@ class Observability(Construct):
             topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         return topic
 
-    def _build_alarms(self, endpoints: list[str], stage: apigw.Stage, dead_letters: sqs.IQueue) -> list[cw.Alarm]:
+    def _build_alarms(self, endpoints: list[str], stage: apigw.Stage, dead_letters: sqs.IQueue, batch_state_machine: sfn.StateMachine) -> list[cw.Alarm]:
         # Every metric here is published only when something happens (an event that could not be
         # delivered, a finished run, an API call, a model error): no data means nothing went wrong.
         quiet = cw.TreatMissingData.NOT_BREACHING
@@ -153,7 +158,8 @@ class Observability(Construct):
             cw.Alarm(
                 self,
                 "DeadLetters",
-                alarm_description="An S3 prompt file or a text2image event could not start the workflow (4 retries, 1 hour): see the events DLQ",
+                alarm_description="An S3 prompt file or a text2image event could not start the workflow, or a batch file under batches/inbox/ "
+                "could not be submitted (retries, 1 hour): see the events DLQ",
                 metric=dead_letters.metric_approximate_number_of_messages_visible(statistic="Maximum", period=FIVE_MINUTES),
                 threshold=0,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -186,6 +192,17 @@ class Observability(Construct):
                 metric=stage.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
                 threshold=API_5XX_THRESHOLD,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=quiet,
+            ),
+            cw.Alarm(
+                self,
+                "BatchesFailed",
+                alarm_description="A batch failed: more of its lines failed than text2image:batchToleratedFailurePercentage allows, or its file "
+                "could not be read. Its status.json lists each line; redrive the execution to run the failed lines again",
+                metric=batch_state_machine.metric_failed(statistic="Sum", period=FIVE_MINUTES),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=quiet,
             ),
@@ -259,6 +276,22 @@ class Observability(Construct):
             cw.GraphWidget(
                 title="Calls refused while cold (NoCapacityInvocationFailures)",
                 left=[refused_calls(component).with_(label=f"refused {endpoint}") for endpoint, component in components.items()],
+                width=12,
+            ),
+        )
+
+    def _build_batch_widgets(self, batch_state_machine: sfn.StateMachine) -> None:
+        """Bulk batches: the lines submitted against those that failed (counted when a batch
+        ends), and the batch executions."""
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Batch lines and images (per 5 minutes)", left=[run_metric(name, period=FIVE_MINUTES) for name in BATCH_METRICS], width=12),
+            cw.GraphWidget(
+                title="Batches (batch state machine)",
+                left=[
+                    batch_state_machine.metric_started(period=FIVE_MINUTES),
+                    batch_state_machine.metric_succeeded(period=FIVE_MINUTES),
+                    batch_state_machine.metric_failed(period=FIVE_MINUTES),
+                ],
                 width=12,
             ),
         )

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.api import STAGE, Api
 from infra.auth import Auth
+from infra.batches import Batches
 from infra.cdn import Cdn
 from infra.config import StackConfig
 from infra.endpoints import Endpoints
@@ -47,6 +48,16 @@ class Text2ImageStack(Stack):
             collect=functions.collect,
             log_level=config.workflow_log_level,
         )
+        batches = Batches(
+            self,
+            "Batches",
+            config=config,
+            bucket=storage.bucket,
+            layer=functions.layer,
+            common_env=functions.common_env,
+            public_base_url_parameter=public_base_url_parameter,
+            request_state_machine=workflow.state_machine,
+        )
         auth = (
             Auth(
                 self,
@@ -71,6 +82,7 @@ class Text2ImageStack(Stack):
             client_id=auth.client.user_pool_client_id if auth is not None else None,
             history=functions.history,
             warm=functions.warm,
+            batches=batches.submit,
             preflight=bool(config.cors_origins),
         )
         cdn = Cdn(
@@ -92,7 +104,7 @@ class Text2ImageStack(Stack):
         # URL through a stage variable (the stage depends on the distribution, which depends on
         # the REST API's id, not on its stage: no cycle; tests/infra checks the graph).
         api.set_public_base_url(cdn.url)
-        events = Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine)
+        events = Events(self, "Events", bucket=storage.bucket, state_machine=workflow.state_machine, batch_drop=batches.drop)
         observability = Observability(
             self,
             "Observability",
@@ -101,11 +113,13 @@ class Text2ImageStack(Stack):
             components=self.endpoints.components,
             alarm_email=config.alarm_email,
             state_machine=workflow.state_machine,
+            batch_state_machine=batches.state_machine,
             stage=api.api.deployment_stage,
             dead_letters=events.dead_letters,
         )
         acknowledge_cdk_helpers(self)
         self._build_outputs(cdn, api, workflow, storage, auth)
+        CfnOutput(self, "BatchStateMachineArn", value=batches.state_machine.state_machine_arn, description="the batch workflow (POST /text2image/batches)")
         CfnOutput(self, "DashboardUrl", value=observability.dashboard_url, description="the CloudWatch dashboard")
         CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn, description="the alarms' SNS topic (text2image:alarmEmail subscribes an address)")
 
@@ -113,7 +127,7 @@ class Text2ImageStack(Stack):
         CfnOutput(self, "WebUrl", value=f"{cdn.url}/", description="the page")
         CfnOutput(self, "ApiUrl", value=f"{cdn.url}/text2image", description="POST requests here (through CloudFront)")
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
-        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name, description="drop prompt files under prompts/")
+        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name, description="drop prompt files under prompts/, batch files under batches/inbox/")
         CfnOutput(
             self,
             "CurlExample",

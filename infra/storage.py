@@ -1,5 +1,5 @@
-"""One private bucket for the site, the images, the manifests and the prompt drop folder,
-and a bucket for access logs."""
+"""One private bucket for the site, the images, the manifests, the prompt drop folder and the
+batches, and a bucket for access logs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ SITE_PREFIX = "site/"
 IMAGES_PREFIX = "images/"
 REQUESTS_PREFIX = "requests/"
 PROMPTS_PREFIX = "prompts/"
+# Bulk batches: batches/inbox/ (the S3 drop), batches/<batch_id>/ (input.jsonl, status.json, results/).
+BATCHES_PREFIX = "batches/"
 
 
 def private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
@@ -49,6 +51,8 @@ class Storage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(id="ExpireImages", prefix=IMAGES_PREFIX, expiration=Duration.days(image_retention_days)),
                 s3.LifecycleRule(id="ExpireManifests", prefix=REQUESTS_PREFIX, expiration=Duration.days(image_retention_days)),
+                # A batch's status lists its images' URLs: it goes with them, its input and results too.
+                s3.LifecycleRule(id="ExpireBatches", prefix=BATCHES_PREFIX, expiration=Duration.days(image_retention_days)),
                 s3.LifecycleRule(id="AbortUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )

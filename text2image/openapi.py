@@ -218,7 +218,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "status_url": {
                 "type": "string",
                 "format": "uri",
-                "description": "`batches/<batch_id>/status.json`: running, then succeeded, partial or failed, with each line's request id, status and image URLs.",
+                "description": "`batches/<batch_id>/status.json`: running, then succeeded, partial or failed, with each line's request id, "
+                "status and image URLs.",
             },
             "lines": {"type": "integer", "minimum": 1, "description": "The request lines stored (blank lines are skipped)."},
         },

@@ -24,7 +24,7 @@ PARTITION = "aws"
 ACKNOWLEDGED: dict[tuple[str, str], str] = {
     (
         "W3005",
-        r"(Functions|Authpresignup|WorkflowStateMachine|BucketNotificationsHandler|CustomCDKBucketDeployment)\w+",
+        r"(Functions|Batches|Authpresignup|WorkflowStateMachine|BucketNotificationsHandler|CustomCDKBucketDeployment)\w+",
     ): "CDK's Function and StateMachine constructs list their role in DependsOn beside the role's DefaultPolicy, "
     "though the role is already a GetAtt. The DefaultPolicy entry is the one that matters (nothing runs before its "
     "permissions exist); the redundant role entry is CDK's own output and changes no order.",

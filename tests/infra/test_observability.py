@@ -118,7 +118,7 @@ def watched(alarm: dict[str, Any]) -> tuple[str | None, list[tuple[str, str, dic
 
 def test_each_alarm_watches_its_metric_at_its_threshold_and_tells_the_topic(stack_resources: dict[str, Any], endpoints: list[str]) -> None:
     found = list(alarms(stack_resources).values())
-    assert len(found) == 3 + len(endpoints)
+    assert len(found) == 4 + len(endpoints)  # the failed batches' alarm: test_batches_stack.py
     for props in found:
         assert props["AlarmActions"] == [topic_ref(stack_resources)] and props["TreatMissingData"] == "notBreaching"
         assert props["EvaluationPeriods"] == 1

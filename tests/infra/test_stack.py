@@ -47,6 +47,12 @@ def single_actions(policy: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s["Action"]: s for s in policy if isinstance(s["Action"], str)}
 
 
+def request_machine(resources: dict[str, Any]) -> dict[str, Any]:
+    """The request workflow's state machine (the batch workflow's: test_batches_stack.py)."""
+    (props,) = [p for name, p in of_type(resources, "AWS::StepFunctions::StateMachine").items() if name.startswith("WorkflowStateMachine")]
+    return props
+
+
 def policy_of(resources: dict[str, Any], function_id_part: str) -> list[dict[str, Any]]:
     (props,) = [p for name, p in of_type(resources, "AWS::IAM::Policy").items() if function_id_part in name]
     result: list[dict[str, Any]] = props["PolicyDocument"]["Statement"]
@@ -151,7 +157,7 @@ def post_methods(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_both_routes_start_the_workflow_with_the_same_schema_model_and_validator(resources: dict[str, Any]) -> None:
-    methods = post_methods(resources)
+    methods = {action: m for action, m in post_methods(resources).items() if m["Integration"]["Type"] == "AWS"}  # not POST batches' Lambda proxy
     assert set(methods) == {"StartSyncExecution", "StartExecution"}
     model_name = {"Ref": next(iter(of_type(resources, "AWS::ApiGateway::Model")))}
     (validator_id,) = of_type(resources, "AWS::ApiGateway::RequestValidator")
@@ -169,7 +175,7 @@ def test_both_routes_start_the_workflow_with_the_same_schema_model_and_validator
     assert validator["ValidateRequestBody"] is True
     assert not of_type(resources, "AWS::ApiGateway::ApiKey")
     paths = {p["PathPart"] for p in of_type(resources, "AWS::ApiGateway::Resource").values()}
-    assert paths == {"text2image", "jobs", "history"}  # and GET /text2image/history, with sign-in (test_auth.py)
+    assert paths == {"text2image", "jobs", "history", "batches"}  # GET /text2image/history with sign-in (test_auth.py), POST batches (test_batches_stack.py)
     assert [r["StatusCode"] for r in methods["StartExecution"]["MethodResponses"]] == ["202", "500"]
 
 
@@ -228,14 +234,14 @@ def test_the_optional_api_key_adds_a_key_and_usage_plan(created_template: Templa
 
 
 def test_the_state_machine_is_express_logged_without_data_and_traced(resources: dict[str, Any]) -> None:
-    machine = only(resources, "AWS::StepFunctions::StateMachine")
+    machine = request_machine(resources)
     assert machine["StateMachineType"] == "EXPRESS"
     assert machine["LoggingConfiguration"]["Level"] == "ALL" and machine["LoggingConfiguration"]["IncludeExecutionData"] is False
     assert machine["TracingConfiguration"] == {"Enabled": True}
 
 
 def test_the_deployed_definition_is_the_asl_file_with_every_placeholder_substituted(resources: dict[str, Any], synth: Synth) -> None:
-    machine = only(resources, "AWS::StepFunctions::StateMachine")
+    machine = request_machine(resources)
     deployed = (synth.outdir / f"asset.{machine['DefinitionS3Location']['Key']}").read_text(encoding="utf-8")
     source = STATE_MACHINE.read_text(encoding="utf-8")
     assert json.loads(deployed) == json.loads(source)
@@ -326,7 +332,9 @@ def test_prompt_files_and_custom_events_start_the_workflow_with_retries_and_a_dl
     patterns = sorted(json.dumps(r["EventPattern"], sort_keys=True) for r in rules.values())
     assert any('"wildcard": "prompts/*.json"' in p and '"aws.s3"' in p for p in patterns)
     assert any('"Text2Image Request"' in p and '"text2image"' in p for p in patterns)
-    for rule in rules.values():
+    workflow_rules = [rule for rule in rules.values() if "batches/inbox/" not in json.dumps(rule["EventPattern"])]  # that one: test_batches_stack.py
+    assert len(workflow_rules) == 2
+    for rule in workflow_rules:
         (target,) = rule["Targets"]
         assert target["Arn"] == {"Ref": "WorkflowStateMachine8F1B1C15"}
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 4 and "DeadLetterConfig" in target
