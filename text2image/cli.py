@@ -1,4 +1,4 @@
-"""``text2image``: run the local stack (``up``) or make images through an API (``generate``, ``warm``)."""
+"""``text2image``: run the local stack (``up``) or make images through an API (``generate``, ``warm``, ``batch``)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,22 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from text2image.batch_download import ImageSaver
+from text2image.batch_view import view_for
 from text2image.client import (
     DEFAULT_API,
     WARMING_UP,
     ApiCallFailed,
     Waiting,
     all_warm,
+    batch_media_type,
+    batch_status,
     download,
+    follow_batch,
     follow_job,
     history,
     start_job,
+    submit_batch,
     text2image,
     warm,
     warm_until_ready,
@@ -45,6 +51,10 @@ if TYPE_CHECKING:
 REAL_WAITING = Waiting()
 # Exit status of a command stopped with Ctrl-C (128 + SIGINT), as a shell reports it.
 INTERRUPTED = 130
+# Exit status of `batch` for a file the API refuses (or cannot be sent): nothing was started.
+BAD_INPUT = 2
+# The answers that refuse the file itself: bad lines (400), too large for the API (413), not JSONL or CSV (415).
+BAD_INPUT_STATUSES = frozenset({400, 413, 415})
 
 
 def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
@@ -167,6 +177,25 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
     warm_up.add_argument("--wait", action="store_true", help="ask again every few seconds until every endpoint is warm, printing progress")
     warm_up.add_argument("--max-wait", type=float, metavar="S", help="with --wait: give up after S seconds (default: 3 x the API's estimate, at least 900)")
 
+    bulk = commands.add_parser(
+        "batch",
+        help="run a file of prompts as one batch: JSONL (.jsonl, .ndjson; one request a line) or CSV (.csv; a text column, the others named "
+        "like the request's fields); exit status 0 succeeded, 1 partial or failed, 2 a file refused (each bad line printed)",
+    )
+    bulk.add_argument("file", type=Path)
+    bulk.add_argument("--api", default=DEFAULT_API, help=f"API base URL (default {DEFAULT_API})")
+    bulk.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the batch until it ends: a bar per line (where they do not fit the terminal, an overall bar and the lines as they end)",
+    )
+    bulk.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="save every image as DIR/<line>/<index>.jpeg, keeping those already there (without --wait: those made so far)",
+    )
+
     artifact = commands.add_parser("model-artifact", help="build model.tar.gz for the SageMaker Hugging Face inference container")
     artifact.add_argument("--model", type=Path, help="a diffusers model folder to pack (default: code only; the endpoint loads SD_MODEL_ID)")
     artifact.add_argument("--out", type=Path, default=Path("dist/model.tar.gz"), help="where to write it (default dist/model.tar.gz)")
@@ -180,6 +209,7 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
         "up": run_up,
         "generate": partial(run_generate, waiting=waiting),
         "warm": partial(run_warm, waiting=waiting),
+        "batch": partial(run_batch, waiting=waiting),
         "login": run_login,
         "logout": run_logout,
         "history": run_history,
@@ -513,6 +543,75 @@ def run_warm(args: argparse.Namespace, waiting: Waiting) -> int:
     else:
         print(f"warming; wait for them with: text2image warm --api {args.api} --wait", file=sys.stderr)
     return 0
+
+
+def run_batch(args: argparse.Namespace, waiting: Waiting) -> int:
+    try:
+        media_type = batch_media_type(args.file)
+        content = args.file.read_bytes()
+    except (ValueError, OSError) as exc:
+        print(f"text2image batch: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    saver = None if args.out is None else ImageSaver(args.out)
+    again = f"text2image batch {args.file} --api {args.api} --wait" + ("" if args.out is None else f" --out {args.out}")
+    try:
+        with api_call(args.api):
+            try:
+                submitted = submit_batch(args.api, content, media_type, id_token(args.api, TokenStore()))
+            except ApiCallFailed as exc:
+                if exc.status not in BAD_INPUT_STATUSES:
+                    raise
+                print_refusal(args.file, exc)
+                return BAD_INPUT
+            page = f"{args.api.rstrip('/')}/batch.html?id={submitted['batch_id']}"
+            print(f"batch   {submitted['batch_id']}\nlines   {submitted['lines']}\nstatus  {submitted['status_url']}\npage    {page}", flush=True)
+            if not args.wait:
+                return save_so_far(submitted["status_url"], saver, again) if saver else 0
+            final = follow_and_save(submitted["status_url"], saver, waiting)
+    except KeyboardInterrupt:
+        # Submitted or not (the POST may have reached the API), the same command finds the batch again.
+        print(f"\nstopped; a batch the API took goes on. Follow it with: {again} (the same file is the same batch: nothing runs twice)", file=sys.stderr)
+        return INTERRUPTED
+    print(f"batch {final['status']}: {final['done']}/{final['total']} lines, {final['failed']} failed, {final['images']} images")
+    if saver:
+        print_saved(saver)
+    return 0 if final["status"] == "succeeded" else BAD_INPUT if final["status"] == "invalid" else 1
+
+
+def follow_and_save(status_url: str, saver: ImageSaver | None, waiting: Waiting) -> dict[str, Any]:
+    """``--wait``: the batch shown as it runs (and its images saved as its lines end) until it ends."""
+    view = view_for(sys.stderr, waiting.clock)
+
+    def on_status(document: dict[str, Any]) -> None:
+        view.show(document)
+        if saver:
+            saver.save(document)
+
+    try:
+        return follow_batch(status_url, on_status, waiting)
+    finally:
+        view.finish()  # whole rows before anything else is printed, however it ended
+
+
+def print_refusal(file: Path, refused: ApiCallFailed) -> None:
+    """A refused file: why, then each bad line as the API named it."""
+    print(f"text2image batch: {file} refused ({refused.status}): {refused.body.get('message', '')}", file=sys.stderr)
+    for bad in refused.body.get("lines", []):
+        print(f"line {bad['line']}: {bad['message']}", file=sys.stderr)
+
+
+def save_so_far(status_url: str, saver: ImageSaver, again: str) -> int:
+    """``--out`` without ``--wait``: the images of the lines ended so far, and how to get the rest."""
+    document = batch_status(status_url)
+    saver.save(document)
+    print_saved(saver)
+    if document["done"] < document["total"]:
+        print(f"{document['done']} of {document['total']} lines have ended; the rest: {again}", file=sys.stderr)
+    return 0
+
+
+def print_saved(saver: ImageSaver) -> None:
+    print(f"{saver.saved + saver.kept} images in {saver.out}/<line>/<index>.jpeg ({saver.kept} were there already)")
 
 
 def print_warmth(answer: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 from typing import Any, TypeVar
 
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -21,6 +22,21 @@ WARM_WAIT_MIN, WARM_WAIT_FACTOR, WARM_RETRY_MIN = 900.0, 3.0, 1.0
 # How often `warm --wait` asks again (the warm route is idempotent: asking again changes nothing).
 WARM_POLL = 5.0
 WARMING_UP = "WarmingUp"
+# A batch file's Content-Type, by its name: JSONL (one request a line) or CSV (a text column, the
+# others named like the request's fields).
+BATCH_MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson", ".csv": "text/csv"}
+# Following a batch: the workflow rewrites status.json about every 10 s while the batch runs, so
+# the first look is after 1 s, then 1.5x less often up to every 5 s.
+BATCH_POLL_FIRST, BATCH_POLL_MAX, BATCH_POLL_GROWTH = 1.0, 5.0, 1.5
+BATCH_ENDS = frozenset({"succeeded", "partial", "failed", "invalid"})
+# The submit writes status.json before it answers 202. A look that does not find it (404, or 403
+# from a bucket that does not say which keys exist) is tried again this long, in case an edge
+# still holds an earlier answer; then there is no such batch.
+BATCH_STATUS_GRACE = 30.0
+STATUS_MISSING = frozenset({403, 404})
+# Failed looks in a row (the network, throttling, a 5xx) before following a batch gives up: a
+# batch runs for hours, and one hiccup should not end the wait.
+BATCH_POLL_FAILURES = 5
 
 T = TypeVar("T")
 
@@ -46,10 +62,16 @@ def fetch(request: urllib.request.Request | str, timeout: float = 30) -> tuple[i
 def _call(api: str, method: str, path: str, request: dict[str, Any] | None, expected: int, timeout: float, token: str | None) -> dict[str, Any]:
     """One API call (a JSON body when ``request`` is given; the signed-in user's ID token as
     ``Authorization`` when ``token`` is); the answer on ``expected``, ``ApiCallFailed`` otherwise."""
-    headers = {"Content-Type": "application/json"} if request is not None else {}
+    content = (json.dumps(request).encode(), "application/json") if request is not None else None
+    return _exchange(api, method, path, content, expected, timeout, token)
+
+
+def _exchange(api: str, method: str, path: str, content: tuple[bytes, str] | None, expected: int, timeout: float, token: str | None) -> dict[str, Any]:
+    """``_call`` with any body: ``content`` is (its bytes, its Content-Type)."""
+    headers = {"Content-Type": content[1]} if content is not None else {}
     if token:
         headers["Authorization"] = token
-    data = json.dumps(request).encode() if request is not None else None
+    data = content[0] if content is not None else None
     status, answer_headers, body = fetch(urllib.request.Request(api.rstrip("/") + path, data=data, headers=headers, method=method), timeout)
     try:
         answer = json.loads(body)
@@ -87,6 +109,70 @@ def warm(api: str, token: str | None, timeout: float = 30) -> dict[str, Any]:
 def discovery(api: str, timeout: float = 30) -> dict[str, Any]:
     """``GET /config.json``: whether the API takes sign-in, and with which user pool."""
     return _call(api, "GET", "/config.json", None, 200, timeout, None)
+
+
+def batch_media_type(path: Path) -> str:
+    """The Content-Type a batch file is sent with, by its name; ValueError for any other name."""
+    media_type = BATCH_MEDIA_TYPES.get(path.suffix.lower())
+    if media_type is None:
+        raise ValueError(f"{path}: a batch file is JSONL (.jsonl, .ndjson) or CSV (.csv), by its name")
+    return media_type
+
+
+def submit_batch(api: str, content: bytes, media_type: str, token: str | None, timeout: float = 60) -> dict[str, Any]:
+    """``POST /text2image/batches``: its 202 answer (``{"batch_id", "status_url", "lines"}``). A
+    file with bad lines is refused whole: a 400 whose body lists each one in ``lines``."""
+    return _exchange(api, "POST", "/text2image/batches", (content, media_type), 202, timeout, token)
+
+
+def batch_status(status_url: str, timeout: float = 60) -> dict[str, Any]:
+    """One look at a batch's status.json; ``ApiCallFailed`` for any answer but 200 (404: no such batch)."""
+    status, _, body = fetch(status_url, timeout)
+    return _status_document(status_url, status, body)
+
+
+def _status_document(status_url: str, status: int, body: bytes) -> dict[str, Any]:
+    if status != 200:
+        raise ApiCallFailed(status, {"error": "StatusUnreadable", "message": f"{status_url} answered {status}"})
+    try:
+        return dict(json.loads(body))
+    except (json.JSONDecodeError, TypeError, ValueError):
+        raise ApiCallFailed(status, {"error": "InvalidResponse", "message": f"{status_url} is not a JSON object"}) from None
+
+
+def follow_batch(status_url: str, on_status: Callable[[dict[str, Any]], None], waiting: Waiting, timeout: float = 60) -> dict[str, Any]:
+    """Look at a batch's status.json until the batch has ended (backing off from BATCH_POLL_FIRST
+    to BATCH_POLL_MAX seconds), ``on_status`` with each new version; the last one. Each look asks
+    only for a newer version than the last (If-None-Match: a 10,000-line document is megabytes).
+    A missing document is looked for again for BATCH_STATUS_GRACE seconds, a failed look (the
+    network, a 429 or 5xx) up to BATCH_POLL_FAILURES times in a row; then the failure is raised."""
+    delay, etag, seen, failures = BATCH_POLL_FIRST, None, False, 0
+    started = waiting.clock()
+    while True:
+        try:
+            status, headers, body = fetch(urllib.request.Request(status_url, headers={"If-None-Match": etag} if etag else {}), timeout)
+            document = None if status == 304 else _status_document(status_url, status, body)
+        except (ApiCallFailed, OSError) as exc:
+            failures += 1
+            if isinstance(exc, ApiCallFailed) and exc.status in STATUS_MISSING and not seen:
+                if waiting.clock() - started >= BATCH_STATUS_GRACE:
+                    raise
+            elif failures >= BATCH_POLL_FAILURES or not _transient(exc):
+                raise
+        else:
+            failures = 0
+            if document is not None:
+                seen, etag = True, headers.get("ETag")
+                on_status(document)
+                if document["status"] in BATCH_ENDS:
+                    return document
+        waiting.sleep(delay)
+        delay = min(BATCH_POLL_MAX, delay * BATCH_POLL_GROWTH)
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure worth another look: the network, throttling or a server error."""
+    return isinstance(exc, OSError) or (isinstance(exc, ApiCallFailed) and (exc.status == 429 or exc.status >= 500))
 
 
 def download(url: str, timeout: float = 60) -> bytes:
