@@ -7,6 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_MACHINE = ROOT / "statemachine" / "text2image.asl.json"
+# The batch workflow: a Distributed Map whose lines run STATE_MACHINE.
+BATCH_STATE_MACHINE = ROOT / "statemachine" / "text2image_batch.asl.json"
 FUNCTIONS = ROOT / "functions"
 REQUEST_SCHEMA = FUNCTIONS / "prepare" / "request.schema.json"
 WEB = ROOT / "web"

@@ -17,16 +17,17 @@ import boto3
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler
 
-from text2image import inference_components, manifest
+from text2image import batch_workflow, inference_components, manifest
 from text2image.deploy_settings import context_defaults
 from text2image.local import engine
 from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
-from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, load_handlers
-from text2image.paths import STATE_MACHINE
+from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, invoke, load_handlers
+from text2image.paths import BATCH_STATE_MACHINE, STATE_MACHINE
 
 BUCKET = "text2image-local"
 STATE_MACHINE_NAME = "text2image"
+BATCH_STATE_MACHINE_NAME = "text2image-batch"
 USAGE_TABLE = "text2image-usage"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/text2image-local"
 PUBLIC_BASE_URL_PARAMETER = "/text2image/local/public-base-url"
@@ -37,6 +38,22 @@ def definition_substitutions() -> dict[str, str]:
     return manifest.definition_substitutions({function.name: function_arn(function.name) for function in manifest.LAMBDAS}, PARTITION)
 
 
+def state_machine_arn(name: str) -> str:
+    return f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def batch_definition_substitutions(config: LocalAWSConfig) -> dict[str, str]:
+    """The batch workflow's placeholders as the deployed stack fills them, with the local stack's
+    concurrency and a progress interval scaled like the Retry intervals."""
+    return batch_workflow.definition_substitutions(
+        {function.name: function_arn(function.name) for function in manifest.LAMBDAS},
+        PARTITION,
+        request_state_machine_arn=state_machine_arn(STATE_MACHINE_NAME),
+        concurrency=batch_workflow.batch_concurrency(config.batch_concurrency, len(config.endpoint_names)),
+        progress_seconds=batch_workflow.PROGRESS_SECONDS * config.retry_time_scale,
+    )
+
+
 def render_definition(template: str, substitutions: dict[str, str]) -> str:
     """Fill ``${Name}`` placeholders as CloudFormation's DefinitionSubstitutions does;
     an unknown placeholder is an error, never left in place."""
@@ -44,7 +61,7 @@ def render_definition(template: str, substitutions: dict[str, str]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in substitutions:
-            raise KeyError(f"no substitution for ${{{name}}} in {STATE_MACHINE.name}")
+            raise KeyError(f"no substitution for ${{{name}}} in the workflow file")
         return substitutions[name]
 
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", fill, template)
@@ -65,6 +82,8 @@ class LocalAWSConfig:
     # Lambdas call them by component, and the warm route exists (the gateway reads both fields).
     scales_to_zero: bool = False
     cold_start_seconds: float = 0.0  # how long a cold endpoint takes to serve again (`up --cold-start`)
+    # Lines of a batch in flight at once (`up --batch-concurrency`); 0: two per endpoint (batch_workflow.batch_concurrency).
+    batch_concurrency: int = 0
 
 
 class LocalAWS:
@@ -80,6 +99,7 @@ class LocalAWS:
         self.bucket = BUCKET
         self.public_base_url = ""
         self.state_machine_arn = ""
+        self.batch_state_machine_arn = ""
         self.user_pool: LocalUserPool | None = None
 
     def start(self, public_base_url: str) -> LocalAWS:
@@ -104,7 +124,11 @@ class LocalAWS:
         definition = render_definition(STATE_MACHINE.read_text(encoding="utf-8"), definition_substitutions())
         created = self.sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN, type="EXPRESS")
         self.state_machine_arn = created["stateMachineArn"]
-        self._events = EventDispatcher(self.client, self.start_execution, BUCKET, ACCOUNT).start()
+        batch = render_definition(BATCH_STATE_MACHINE.read_text(encoding="utf-8"), batch_definition_substitutions(self.config))
+        self.batch_state_machine_arn = self.sfn.create_state_machine(name=BATCH_STATE_MACHINE_NAME, definition=batch, roleArn=ROLE_ARN, type="STANDARD")[
+            "stateMachineArn"
+        ]
+        self._events = EventDispatcher(self.client, self.start_execution, BUCKET, ACCOUNT, self.run_function).start()
         return self
 
     def stop(self) -> None:
@@ -127,6 +151,7 @@ class LocalAWS:
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.config.endpoints_url,
             "AWS_ENDPOINT_URL_SAGEMAKER": self.config.endpoints_url,  # the control plane of the inference components
             "BUCKET_NAME": BUCKET,
+            "BATCH_STATE_MACHINE_ARN": state_machine_arn(BATCH_STATE_MACHINE_NAME),  # what the submit function starts
             "ENDPOINT_NAMES": ",".join(self.config.endpoint_names),
             "DEFAULT_NUM_IMAGES": str(context_defaults()["defaultNumImages"]),
             "IMAGES_PER_CALL": str(self.config.images_per_call),
@@ -159,6 +184,12 @@ class LocalAWS:
         named = {"name": name} if name is not None else {}
         started = self.sfn.start_execution(stateMachineArn=state_machine_arn or self.state_machine_arn, input=execution_input, **named)
         return str(started["executionArn"])
+
+    def run_function(self, name: str, event: Any) -> bool:
+        """Invoke one of the functions with ``event``, as an EventBridge rule's Lambda target does;
+        False if it failed (its error is in the log)."""
+        _, headers, _ = invoke(self.lambdas.handlers[name], name, event)
+        return "X-Amz-Function-Error" not in headers
 
     def wait(self, execution_arn: str, timeout: float) -> bool:
         """Block until the execution has ended (its status is final: DescribeExecution then
@@ -208,4 +239,13 @@ def engine_hooks() -> dict[str, tuple[object, object]]:
     return engine.bound_hooks()
 
 
-__all__ = ["BUCKET", "LocalAWS", "LocalAWSConfig", "definition_substitutions", "engine_hooks", "render_definition"]
+__all__ = [
+    "BUCKET",
+    "LocalAWS",
+    "LocalAWSConfig",
+    "batch_definition_substitutions",
+    "definition_substitutions",
+    "engine_hooks",
+    "render_definition",
+    "state_machine_arn",
+]
