@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PARAMETER_MAX_AGE = 300
-DEFAULT_COLD_START_SECONDS = 420  # cdk.json's text2image:endpointColdStartSeconds
 SERIALIZER = TypeSerializer()
 
 
@@ -65,7 +64,7 @@ class Settings:
             public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"],
             usage_table=os.environ.get("USAGE_TABLE") or None,
             history_days=int(os.environ.get("HISTORY_DAYS", "30")),
-            cold_start_seconds=int(os.environ.get("COLD_START_SECONDS", DEFAULT_COLD_START_SECONDS)),
+            cold_start_seconds=int(os.environ["COLD_START_SECONDS"]),
         )
 
 
@@ -133,18 +132,26 @@ def give_back_cold_images(event: CollectInput, response: Response) -> None:
     reservation, caller = plan["reservation"], plan["caller"]
     if not refused or reservation is None or caller is None or table is None:
         return
+    # Once per run: the day's item remembers the runs it gave back to, so a Collect retried after
+    # it ran (a Lambda service error) gives nothing back twice; and never on an expired day's item,
+    # which would start a new count below zero.
     try:
         dynamodb_client().update_item(
             TableName=table,
             Key={"pk": {"S": user_key(caller["sub"])}, "sk": {"S": reservation["sk"]}},
-            UpdateExpression="ADD images :refunded",
-            ConditionExpression="attribute_exists(images)",  # never create a day's count below zero
-            ExpressionAttributeValues={":refunded": {"N": str(-min(refused, reservation["images"]))}},
+            UpdateExpression="ADD images :refunded, given_back :run",
+            ConditionExpression="attribute_exists(images) AND NOT contains(given_back, :request_id)",
+            ExpressionAttributeValues={
+                ":refunded": {"N": str(-min(refused, reservation["images"]))},
+                ":run": {"SS": [plan["request_id"]]},
+                ":request_id": {"S": plan["request_id"]},
+            },
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return  # the day's item has expired: nothing to give back
+        # Best effort: the run's images and manifest stand whatever the quota table answers.
+        reason = "already given back, or the day has expired" if exc.response["Error"]["Code"] == "ConditionalCheckFailedException" else str(exc)
+        logger.warning("cold images not given back", extra={"images": refused, "reason": reason})
+        return
     logger.info("cold images given back to the quota", extra={"images": refused})
 
 

@@ -175,6 +175,18 @@ def reserve_images(caller: sources.Caller, request_id: str, request: planning.Re
     return {"sk": quota.quota_key(quota.day_of(now)[0]), "images": request["num_images"]}
 
 
+# A call that finds its endpoint warm at the deadline may still take SageMaker's 60 s, after up to
+# one more 15 s Retry interval: every call after the first in a lane needs that much of the wait.
+SECONDS_PER_LATER_CALL = 75
+
+
+def cold_wait_deadline(now: float, cold_wait_seconds: float, plan: planning.Plan) -> float:
+    """Until when a job waits for cold endpoints: COLD_WAIT_SECONDS leaves room for one more call
+    and Collect in the workflow's 300 s, so a lane of several calls waits less (never past now)."""
+    longest_lane = max(len(lane["calls"]) for lane in plan["lanes"])
+    return now + max(0.0, cold_wait_seconds - SECONDS_PER_LATER_CALL * (longest_lane - 1))
+
+
 def manifest_key(request_id: str) -> str:
     """Where a run's manifest is written (Collect's collect_response.manifest_key, the same layout:
     tests/unit/test_key_layout.py holds the two together)."""
@@ -213,5 +225,5 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     calls = sum(len(lane["calls"]) for lane in plan["lanes"])
     emit_metric("CallsPlanned", calls)
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
-    capacity_deadline = 0.0 if source.sync else time.time() + settings.cold_wait_seconds
+    capacity_deadline = 0.0 if source.sync else cold_wait_deadline(time.time(), settings.cold_wait_seconds, plan)
     return {**plan, "origin": source.origin, "caller": source.caller, "reservation": reservation, "capacity_deadline": capacity_deadline}

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import DescribeInferenceComponentOutputTypeDef
 
 ROUTE = "/text2image/warm"
-DEFAULT_COLD_START_SECONDS = 420  # cdk.json's text2image:endpointColdStartSeconds
 
 
 class EndpointState(TypedDict):
@@ -54,7 +53,7 @@ class Settings:
             components = None
         if not (isinstance(components, dict) and components and all(isinstance(v, str) and v for v in components.values())):
             raise ValueError(f"INFERENCE_COMPONENTS must be a non-empty JSON object of endpoint name -> component name, not {text!r}")
-        return cls(inference_components=components, cold_start_seconds=int(os.environ.get("COLD_START_SECONDS") or DEFAULT_COLD_START_SECONDS))
+        return cls(inference_components=components, cold_start_seconds=int(os.environ["COLD_START_SECONDS"]))
 
 
 @cache

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 import collect
 from collect_response import Caller, CallResult, CaughtFailure, CollectInput, Plan, Reservation
@@ -234,8 +235,26 @@ def test_images_a_cold_endpoint_refused_are_given_back_to_the_callers_quota(
     run([MADE], [cold], caller={"sub": "u-9", "username": "ana"}, reservation={"sk": "QUOTA#2026-11-26", "images": 3})
     (update,) = dynamodb.updates
     assert update["Key"] == {"pk": {"S": "USER#u-9"}, "sk": {"S": "QUOTA#2026-11-26"}}
-    assert update["UpdateExpression"] == "ADD images :refunded" and update["ExpressionAttributeValues"] == {":refunded": {"N": "-2"}}
-    assert update["ConditionExpression"] == "attribute_exists(images)"
+    assert update["UpdateExpression"] == "ADD images :refunded, given_back :run"
+    assert update["ExpressionAttributeValues"] == {":refunded": {"N": "-2"}, ":run": {"SS": ["col-1"]}, ":request_id": {"S": "col-1"}}
+    assert update["ConditionExpression"] == "attribute_exists(images) AND NOT contains(given_back, :request_id)"
+
+
+@pytest.mark.parametrize("code", ["ConditionalCheckFailedException", "ProvisionedThroughputExceededException"])
+def test_a_refused_give_back_leaves_the_run_as_it_is(
+    s3: FakeS3, parameter_reads: list[tuple[str, int]], dynamodb: FakeDynamoDB, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    """Given back already (a retried Collect), an expired day, or DynamoDB failing: the images and the manifest stand."""
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    collect.get_settings.cache_clear()
+
+    def refuse(**arguments: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "UpdateItem")
+
+    monkeypatch.setattr(dynamodb, "update_item", refuse)
+    cold = {**LOST, "error": "EndpointCold", "cause": COLD_CAUSE}
+    response = run([MADE], [cold], caller={"sub": "u-9", "username": "ana"}, reservation={"sk": "QUOTA#2026-11-26", "images": 2})
+    assert len(response["images"]) == 1 and json.loads(s3.puts[0]["Body"])["status"] == "partial"
 
 
 def test_nothing_is_given_back_for_images_lost_otherwise_or_without_a_reservation(

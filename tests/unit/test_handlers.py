@@ -102,6 +102,20 @@ def test_a_sync_run_does_not_wait_for_cold_endpoints_and_any_other_run_does(monk
     assert before + 90 <= job["capacity_deadline"] <= time.time() + 90
 
 
+@pytest.mark.parametrize(("images_per_call", "calls", "wait"), [("0", 1, 200), ("3", 2, 125), ("1", 4, 0)])
+def test_a_job_whose_lanes_make_several_calls_waits_less_for_cold_endpoints(
+    monkeypatch: pytest.MonkeyPatch, images_per_call: str, calls: int, wait: float
+) -> None:
+    """Each call after the first in a lane may take 60 s plus a 15 s retry: the run must still end within 300 s."""
+    import prepare
+
+    monkeypatch.setenv("IMAGES_PER_CALL", images_per_call)
+    before = time.time()
+    job = call(prepare, {"input": {"text": "a", "num_images": 8}, "execution_name": "exec-w"})
+    assert max(len(lane["calls"]) for lane in job["lanes"]) == calls
+    assert before + wait <= job["capacity_deadline"] <= time.time() + wait
+
+
 @pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])
 def test_prepare_refuses_a_bad_cold_wait(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     import prepare
