@@ -172,7 +172,11 @@ def handler(event: CollectInput, context: LambdaContext) -> Response:
     record_run(event, response, status, base_url)
     give_back_cold_images(event, response)
     emit_metric("ImagesDelivered", len(response["images"]))
-    emit_metric("ImagesFailed", len(response["errors"]))
+    # Images a cold endpoint refused are not failures (they start it, and are asked again): counted
+    # apart, so a cold start does not set off the failed-images alarm.
+    cold = cold_images(response)
+    emit_metric("ImagesFailed", len(response["errors"]) - cold)
+    emit_metric("ImagesCold", cold)
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})
     if status == "failed":
         body = failure_body(response, get_settings().cold_start_seconds)

@@ -270,10 +270,13 @@ def test_nothing_is_given_back_for_images_lost_otherwise_or_without_a_reservatio
 def test_each_run_emits_the_delivered_and_failed_counts(s3: FakeS3, parameter_reads: list[tuple[str, int]], capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     run([MADE, ALSO_MADE], [LOST])
-    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [2], "ImagesFailed": [1]}
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [2], "ImagesFailed": [1], "ImagesCold": [0]}
     with pytest.raises(collect.GenerationFailed):
         run([LOST])
-    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [1]}
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [1], "ImagesCold": [0]}
+    with pytest.raises(collect.WarmingUp):
+        run([{**LOST, "error": "EndpointCold", "cause": COLD_CAUSE}])
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [0], "ImagesCold": [1]}
 
 
 def test_each_run_logs_its_status_and_counts_under_the_request_id(s3: FakeS3, parameter_reads: list[tuple[str, int]], log: io.StringIO) -> None:
