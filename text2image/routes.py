@@ -117,6 +117,9 @@ BEHAVIORS: tuple[Behavior, ...] = (
     Behavior("/images/*", Origin.OBJECTS, READ_METHODS, cached=True),
     # A manifest is polled until it exists: never cache it, nor its absence.
     Behavior("/requests/*", Origin.OBJECTS, READ_METHODS, cached=False),
+    # A batch's status document (POST /text2image/batches answers it as status_url), polled while
+    # the batch runs: never cached. Only that document: the batch's input and results stay private.
+    Behavior("/batches/*/status.json", Origin.OBJECTS, READ_METHODS, cached=False),
 )
 DEFAULT_BEHAVIOR = Behavior("*", Origin.SITE, READ_METHODS, cached=True)
 

@@ -18,6 +18,7 @@ import pytest
 
 from text2image.cli import BAD_INPUT, INTERRUPTED, main
 from text2image.client import BATCH_STATUS_GRACE, Waiting
+from text2image.routes import Origin, behavior_for
 from text2image.token_store import Session, TokenStore
 
 BATCH = "batch-0123456789abcdef0123456789abcdef"
@@ -343,3 +344,9 @@ def test_a_failed_look_is_tried_again(api: StandIn, tmp_path: Path) -> None:
     clock = FakeClock()
     assert batch(api, clock, batch_file(tmp_path), "--wait") == 0
     assert len(clock.sleeps) == 2
+
+
+def test_the_status_url_is_served_from_the_bucket_uncached_and_nothing_else_of_the_batch_is() -> None:
+    status = behavior_for(STATUS_PATH)
+    assert (status.origin, status.cached) == (Origin.OBJECTS, False)
+    assert behavior_for(f"/batches/{BATCH}/input.jsonl").origin is Origin.SITE  # the default: a site file, which it is not
