@@ -135,6 +135,13 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
         metavar="S",
         help=f"seconds a cold endpoint takes to serve again (with --scale-to-zero; default {DEFAULT_COLD_START:g})",
     )
+    up.add_argument(
+        "--batch-concurrency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lines of a batch in flight at once (the batch map's MaxConcurrency; default 0 = two per endpoint)",
+    )
 
     gen = commands.add_parser("generate", help="make images through the API and save them")
     gen.add_argument("prompt")
@@ -270,6 +277,7 @@ def run_up(args: argparse.Namespace) -> int:
                     **({} if args.throttle_burst is None else {"throttle_burst": args.throttle_burst}),
                 ),
                 auth=args.auth,
+                batch_concurrency=args.batch_concurrency,
                 scale_to_zero=args.scale_to_zero,
                 **({} if args.cold_start is None else {"cold_start": args.cold_start}),
             )

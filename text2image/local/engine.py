@@ -25,6 +25,8 @@ The batch workflow (a Distributed Map whose items run the request workflow) need
   which moto vendors, renames both with botocore's model, and so does the binding. Between two
   looks at the child, moto sleeps 0.5 s; here the pause ends as soon as any execution ends, as AWS
   learns of a child's end at once. A child may be Express (the request workflow is).
+- A Parallel state whose branch fails with a ``States.`` error (the map's threshold, a child's
+  States.TaskFailed) fails with that error: moto failed the whole execution with States.Runtime.
 
 Private to the AWS stand-in: only aws.py imports this module (``LocalAWS.wait`` is the way in
 for everyone else; ``aws.engine_hooks`` lets tests/workflow/test_engine_binding.py fail
@@ -51,6 +53,8 @@ from botocore.model import OperationModel, ServiceModel
 from moto.core.config import default_user_config
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
@@ -62,6 +66,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.dist
     DistributedIterationComponent,
     DistributedIterationComponentEvalInput,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.asl.eval.environment import Environment
@@ -220,6 +225,15 @@ def _result_writer_field(self: ASLParser) -> Any:
     return context
 
 
+def _branch_error_name(error_name: str | None) -> ErrorName:
+    """The error a Parallel state fails with, its failed branch's: moto names it with a custom error
+    name, which may not start with ``States.``, so a branch failing with States.TaskFailed or
+    States.ExceedToleratedFailureThreshold failed the whole execution with States.Runtime instead."""
+    if error_name is not None and error_name.startswith("States."):
+        return StatesErrorName.from_name(error_name)
+    return CustomErrorName(error_name)
+
+
 def _operation(task: StateTaskServiceSfn, boto_service_name: str | None, service_action_name: str | None) -> OperationModel:
     """The botocore model of the API call a service task makes (Step Functions' StartExecution...)."""
     service = _service_model(task._get_boto_service_name(boto_service_name))
@@ -278,6 +292,7 @@ def bound_hooks() -> dict[str, tuple[object, object]]:
         "moto's ItemReader transformers": (item_reader_decl.resource_output_transformer_for, _transformer_for),  # type: ignore[attr-defined]
         "moto's map run": (DistributedIterationComponent._map_run, _map_run),
         "moto's ResultWriter grammar": (ASLParser.result_writer_field, _result_writer_field),
+        "moto's Parallel branch error": (branches_decl.CustomErrorName, _branch_error_name),  # type: ignore[attr-defined]
         "moto's .sync pause": (state_task_service_callback.time.sleep, _until_an_execution_ends),  # type: ignore[attr-defined]
         "moto's Step Functions task arguments": (StateTaskServiceSfn._normalise_parameters, _sfn_normalise_parameters),
         "moto's Step Functions task results": (StateTaskServiceSfn._normalise_response, _sfn_normalise_response),
@@ -303,6 +318,7 @@ def bind(retry_time_scale: float = 1.0) -> None:
         item_reader_decl.resource_output_transformer_for = _transformer_for  # type: ignore[attr-defined]
         DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
         ASLParser.result_writer_field = _result_writer_field  # type: ignore[method-assign]
+        branches_decl.CustomErrorName = _branch_error_name  # type: ignore[attr-defined, assignment]
         state_task_service_callback.time = types.SimpleNamespace(sleep=_until_an_execution_ends)  # type: ignore[attr-defined, assignment]
         StateTaskServiceSfn._normalise_parameters = _sfn_normalise_parameters  # type: ignore[method-assign]
         StateTaskServiceSfn._normalise_response = _sfn_normalise_response  # type: ignore[method-assign, assignment]

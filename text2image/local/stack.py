@@ -40,6 +40,9 @@ class StackConfig:
     auth: bool = False  # sign-in as deployed: a user pool in the local AWS, the gateway checks tokens
     scale_to_zero: float | None = None  # seconds without a call before an endpoint has no copy (None: always warm)
     cold_start: float = DEFAULT_COLD_START  # seconds from asking a cold endpoint for a copy to its serving
+    # Lines of a batch in flight at once (the batch map's MaxConcurrency); 0: two per endpoint, as
+    # the deployed default sizes it per GPU (text2image/batch_workflow.py).
+    batch_concurrency: int = 0
 
     @property
     def endpoint_names(self) -> list[str]:
@@ -93,6 +96,8 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         if config.endpoints < 1:
             raise ValueError("at least one endpoint is needed")
+        if config.batch_concurrency < 0:
+            raise ValueError(f"--batch-concurrency must be 0 (two lines per endpoint) or more, not {config.batch_concurrency}")
         if config.images_per_call < 0:
             raise ValueError(f"--images-per-call must be 0 (an endpoint's whole share in one call) or more, not {config.images_per_call}")
         self.config = config
@@ -116,6 +121,7 @@ class LocalStack:
                 auth=config.auth,
                 scales_to_zero=config.scales_to_zero,
                 cold_start_seconds=config.cold_start,
+                batch_concurrency=config.batch_concurrency,
             )
         )
         self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
