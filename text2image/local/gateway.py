@@ -5,7 +5,10 @@ Every request goes through CloudFront's behaviours (text2image/routes.py), as on
 - ``/text2image`` and ``/text2image/*`` (the API): ``POST /text2image`` and
   ``POST /text2image/jobs`` with the edge checks of the deployed API (content type, size, the
   one JSON Schema, stage throttling), then the workflow, answered with the status mapping of
-  docs/design.md ("Errors"); any other method or path there as the stack answers an undeclared route.
+  docs/design.md ("Errors"); ``POST /text2image/batches`` (a JSONL or CSV file of up to
+  ``MAX_BATCH_BYTES``), ``GET /text2image/history`` and ``POST /text2image/warm`` through their
+  functions, as API Gateway's Lambda proxy integration calls them; any other method or path there as
+  the stack answers an undeclared route.
   With ``text2image up --auth`` the routes of ``SIGNED_IN_ROUTES`` take a valid ID token of the
   local user pool (auth.py, as API Gateway's Cognito authorizer) and the run's input names the
   caller; a preflight ``OPTIONS`` on the API's paths answers 204, and every answer there carries
@@ -43,9 +46,10 @@ from text2image.local.http_service import Body, HTTPService, Response
 from text2image.local.lambdas import function_module, invoke
 from text2image.local.rest_proxy import proxy_answer, proxy_event
 from text2image.local.throttle import TokenBucket, retry_after_header
-from text2image.manifest import HISTORY, WARM, LambdaFunction
+from text2image.manifest import HISTORY, SUBMIT_BATCH, WARM, LambdaFunction
 from text2image.routes import (
     API_ROUTES,
+    BATCHES_ROUTE,
     DISALLOWED_METHOD_ERROR,
     DISALLOWED_METHOD_MESSAGE,
     DISALLOWED_METHOD_STATUS,
@@ -75,6 +79,12 @@ from text2image.site import DEFAULT_PAGE, site_files
 from text2image.throttling import stage_throttle
 
 MAX_BODY_BYTES = 64 * 1024
+# The largest batch file the batches route takes (its function's limit, well inside API Gateway's
+# 10 MB: base64-encoded it must fit Lambda's 6 MB invocation payload); larger files go by S3.
+_batches, _batch_input = function_module("batches"), function_module("batch_input")
+MAX_BATCH_BYTES: int = _batches.DEFAULT_MAX_BYTES
+# The batch route's binary media types: their bodies reach the function base64-encoded, as sent.
+BINARY_MEDIA_TYPES = frozenset({_batch_input.JSONL, _batch_input.CSV})
 LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
 API_PATHS = frozenset(path for _, path in API_ROUTES)  # the API's resources: preflights and CORS headers
 # Error name of a FAILED execution -> HTTP status (a TIMED_OUT one is 504; anything else is
@@ -82,7 +92,7 @@ API_PATHS = frozenset(path for _, path in API_ROUTES)  # the API's resources: pr
 ERROR_STATUS = {"ValidationError": 400, "QuotaExceeded": 429, "GenerationFailed": 502, "WarmingUp": 503}
 # The S3 key layout, from the functions that write the keys.
 _planning, _collect_response = function_module("planning"), function_module("collect_response")
-_OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json)$")
+_OBJECT_PATH = re.compile(r"^/(images/[A-Za-z0-9_-]{1,80}/\d{1,2}\.jpeg|requests/[A-Za-z0-9_-]{1,80}\.json|batches/[A-Za-z0-9_-]{1,80}/status\.json)$")
 
 
 _DEPLOYED = context_defaults()
@@ -188,6 +198,10 @@ def encode_answer(status: int, payload: Any, headers: dict[str, str]) -> Respons
 class Gateway(HTTPService):
     max_body_bytes = MAX_BODY_BYTES
 
+    def body_limit(self, path: str) -> int:
+        """The batch route reads files of up to MAX_BATCH_BYTES; every other path, JSON of up to MAX_BODY_BYTES."""
+        return MAX_BATCH_BYTES if path == BATCHES_ROUTE[1] else MAX_BODY_BYTES
+
     def __init__(
         self,
         aws: LocalAWS,
@@ -208,6 +222,7 @@ class Gateway(HTTPService):
             JOBS_ROUTE: self.text2image_job,
             HISTORY_ROUTE: self.history,
             WARM_ROUTE: self.warm,
+            BATCHES_ROUTE: self.batches,
         }
         self.authorizer: CognitoAuthorizer | None = None  # no sign-in until start() finds a user pool
         self.site = site_files()
@@ -289,10 +304,22 @@ class Gateway(HTTPService):
         """``POST /text2image/warm``: the warm function behind API Gateway's Lambda proxy integration."""
         return self.proxy(WARM, WARM_ROUTE, call)
 
-    def proxy(self, function: LambdaFunction, route: tuple[str, str], call: ApiCall) -> Answer:
-        """A route's function run in-process with the event API Gateway's proxy integration builds (rest_proxy.py)."""
+    def batches(self, call: ApiCall) -> Answer:
+        """``POST /text2image/batches``: the submit function behind API Gateway's Lambda proxy
+        integration, the file base64-encoded as API Gateway passes a binary media type. A file over
+        MAX_BATCH_BYTES was left unread: refused here, as the function words it."""
+        if call.body.too_large(MAX_BATCH_BYTES):
+            refused = _batch_input.BatchRefused(f"body: is {call.body.size} bytes; the limit is {MAX_BATCH_BYTES}")
+            raise ApiError(400, **refused.body)
+        return self.proxy(SUBMIT_BATCH, BATCHES_ROUTE, call, with_body=True)
+
+    def proxy(self, function: LambdaFunction, route: tuple[str, str], call: ApiCall, *, with_body: bool = False) -> Answer:
+        """A route's function run in-process with the event API Gateway's proxy integration builds
+        (rest_proxy.py); ``with_body``: the request's body goes with it."""
         claims = None if call.caller is None else {"sub": call.caller.sub, "cognito:username": call.caller.username, "token_use": "id"}
-        event = proxy_event(*route, call.query, {"Content-Type": call.content_type}, claims)
+        binary = call.content_type.split(";", 1)[0].strip().lower() in BINARY_MEDIA_TYPES
+        body = call.body.data if with_body else None
+        event = proxy_event(*route, call.query, {"Content-Type": call.content_type}, claims, body, binary=binary)
         _, headers, body = invoke(self.aws.lambdas.handlers[function.name], function.name, event)
         if "X-Amz-Function-Error" in headers:  # API Gateway's answer when a proxy function fails
             raise ApiError(502, "InternalError", f"the {function.folder} function failed")

@@ -42,7 +42,8 @@ class PortInUse(OSError):
 
 
 class HTTPService(ABC):
-    """A service on its own port. ``max_body_bytes``: the largest body read (see ``Body``)."""
+    """A service on its own port. ``max_body_bytes``: the largest body read (see ``Body``), unless
+    ``body_limit`` says otherwise for a path."""
 
     max_body_bytes = 64 * 1024
 
@@ -54,6 +55,10 @@ class HTTPService(ABC):
                 raise PortInUse(host, port) from None
             raise
         self._thread = threading.Thread(target=self._httpd.serve_forever, name=name, daemon=True)
+
+    def body_limit(self, path: str) -> int:
+        """The largest body read for a request to ``path``."""
+        return self.max_body_bytes
 
     @abstractmethod
     def handle(self, method: str, path: str, headers: Message, body: Body, query: str = "") -> Response:
@@ -97,8 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         service = cast(_Server, self.server).service
-        body = self._read_body(service.max_body_bytes)
         target = urlsplit(self.path)
+        body = self._read_body(service.body_limit(target.path))
         status, headers, data = service.handle(self.command, target.path, self.headers, body, target.query)
         self.send_response(status)
         headers.setdefault("Content-Length", str(len(data)))

@@ -17,7 +17,18 @@ from typing import Any
 from text2image.local.lambdas import ACCOUNT
 
 
-def proxy_event(method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], claims: Mapping[str, Any] | None) -> dict[str, Any]:
+def proxy_event(
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    claims: Mapping[str, Any] | None,
+    body: bytes | None = None,
+    *,
+    binary: bool = False,
+) -> dict[str, Any]:
+    """``binary``: the body's Content-Type is one of the API's binary media types, so API Gateway
+    passes it base64-encoded (``isBase64Encoded``); otherwise as text."""
     request_id = str(uuid.uuid4())
     return {
         "resource": path,
@@ -42,8 +53,8 @@ def proxy_event(method: str, path: str, query: Mapping[str, str], headers: Mappi
             "identity": {"sourceIp": "127.0.0.1"},
             "domainName": "localhost",
         },
-        "body": None,
-        "isBase64Encoded": False,
+        "body": None if body is None else base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace"),
+        "isBase64Encoded": body is not None and binary,
     }
 
 
