@@ -1,4 +1,4 @@
-"""What the stack costs: per 1,000 images, idle per hour, and when scale to zero saves money.
+"""What the stack costs: per 1,000 images, per 1,000 batch lines, idle per hour, and when scale to zero saves money.
 
 Reads the price table bench/prices.json (each price with its source and the date it was read)
 and writes bench/results/cost.md. Arithmetic only, no AWS call and no timing: the per-image GPU
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from text2image.batch_workflow import PROGRESS_SECONDS
 from text2image.deploy_settings import context_defaults
-from text2image.manifest import COLLECT, INVOKE_ENDPOINT, PREPARE
+from text2image.manifest import BATCH_STATUS, COLLECT, INVOKE_ENDPOINT, PREPARE, SUBMIT_BATCH
 
 PRICES = Path(__file__).parent / "prices.json"
 RESULTS = Path(__file__).parent / "results" / "cost.md"
@@ -65,6 +66,24 @@ class Assumptions:
     s3_write_s: float = 0.05  # Invoke's own work after the endpoint answers
     express_memory_mb: int = 64  # 50 MB + definition + payload, billed in 64 MB chunks
     dynamodb_writes_per_request: int = 2  # the quota reservation and the history item (signed-in)
+
+
+# The batch workflow's billed state transitions (statemachine/text2image_batch.asl.json; Standard
+# workflows bill each state entered, and a Distributed Map one more per child execution it starts:
+# AWS, "Transitions in Distributed Map states"). tests/unit/test_batch_cost.py holds them to the file.
+CHILD_TRANSITIONS = 2  # the child's start, and its one state (Line: the request workflow, .sync)
+PARENT_TRANSITIONS = 3  # Batch (the Parallel), Lines (the map), Ran (the final status look)
+LOOK_TRANSITIONS = 3  # each status look of the Progress branch: Progress, Ended?, then Pause (or Ended, the last)
+BATCH_LINES = 1000
+
+
+@dataclass(frozen=True)
+class BatchAssumptions:
+    lines: int = BATCH_LINES
+    progress_seconds: float = PROGRESS_SECONDS  # between two status looks
+    status_s: float = 0.2  # one status look: a listing, the new manifests read 16 at a time, one write (estimate)
+    submit_s: float = 0.5  # parsing and checking 1,000 lines, two writes (estimate)
+    result_files: int = 3  # the ResultWriter's manifest.json and its SUCCEEDED/FAILED files
 
 
 def load_prices(path: Path = PRICES) -> dict[str, float]:
@@ -120,6 +139,27 @@ def serverless_cost_per_request(seconds_per_image: float, a: Assumptions, prices
 def shares(images: int, endpoints: int) -> list[int]:
     """How many images each endpoint makes of one request, as Prepare spreads them."""
     return [images // endpoints + (1 if index < images % endpoints else 0) for index in range(min(images, endpoints))]
+
+
+def batch_seconds(lines: int, images_per_line: int, seconds_per_image: float, gpus: int) -> float:
+    """How long a batch runs when its images keep every GPU busy (MaxConcurrency: two lines per GPU)."""
+    return lines * images_per_line * seconds_per_image / gpus
+
+
+def batch_overhead(seconds_per_image: float, a: Assumptions, b: BatchAssumptions, prices: dict[str, float]) -> dict[str, float]:
+    """What a batch adds to its lines' own runs (each line's Express run costs what a request
+    costs: serverless_cost_per_request), by part. The status looks go on every progress_seconds for
+    the whole batch: the one part that grows with its duration, not its lines."""
+    looks = math.ceil(batch_seconds(b.lines, a.images_per_request, seconds_per_image, a.endpoints * a.instances) / b.progress_seconds) + 1
+    transitions = b.lines * CHILD_TRANSITIONS + PARENT_TRANSITIONS + looks * LOOK_TRANSITIONS
+    return {
+        f"Step Functions Standard ({transitions:,} transitions)": transitions * prices["stepfunctions.standard.state_transition"],
+        f"Lambda status ({looks + 1} looks)": (looks + 1) * lambda_cost(b.status_s, BATCH_STATUS.memory_mb, prices),
+        "Lambda submit": lambda_cost(b.submit_s, SUBMIT_BATCH.memory_mb, prices),
+        # LIST is billed as a PUT-class request.
+        "S3 PUT/LIST (input, status, results)": (2 + 2 * (looks + 1) + b.result_files) * prices["s3.put.request"],
+        "S3 GET (input, status, each line's manifest)": (1 + (looks + 1) + b.lines) * prices["s3.get.request"],
+    }
 
 
 def per_thousand_images(cost_per_request: float, images_per_request: int) -> float:
@@ -200,6 +240,8 @@ def report(a: Assumptions, prices: dict[str, float], table: dict[str, Any]) -> s
     lines += ["", f"Everything else per 1,000 images on {chosen.gpu} ({chosen.seconds_per_image:g} s/image):", "", "| part | per 1,000 images |", "|---|---|"]
     lines += [f"| {name} | {money(per_thousand_images(cost, a.images_per_request))} |" for name, cost in parts.items()]
 
+    lines += batch_report(chosen, a, BatchAssumptions(), prices)
+
     key = instance_price_key(a.instance_type)
     storage = storage_cost_per_hour(a.images_per_day, a.retention_days, a.image_kb, prices["s3.standard.gb_month"])
     lines += ["", "## Idle, per hour", ""]
@@ -234,6 +276,34 @@ def report(a: Assumptions, prices: dict[str, float], table: dict[str, Any]) -> s
         "The price of scale to zero is latency, not money: the first call after idle waits the cold start (503 `WarmingUp`).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def batch_report(gpu: GpuTime, a: Assumptions, b: BatchAssumptions, prices: dict[str, float]) -> list[str]:
+    """Per 1,000 lines of a batch (POST /text2image/batches): its own overhead beside the lines' runs."""
+    lines = ["", f"## Batches, per {b.lines:,} lines", ""]
+    if "stepfunctions.standard.state_transition" not in prices:
+        return [*lines, "Step Functions Standard: price not found, so no batch figure."]
+    gpus = a.endpoints * a.instances
+    overhead = batch_overhead(gpu.seconds_per_image, a, b, prices)
+    runs = b.lines * sum(serverless_cost_per_request(gpu.seconds_per_image, a, prices).values())
+    minutes = batch_seconds(b.lines, a.images_per_request, gpu.seconds_per_image, gpus) / 60
+    lines += [
+        f"{b.lines:,} lines of {a.images_per_request} images ({b.lines * a.images_per_request:,} images) on {gpus} {gpu.gpu} GPU(s) at "
+        f"{gpu.seconds_per_image:g} s/image: about {minutes:,.0f} minutes. Each line runs as a request does (its Express run, Lambdas, S3, "
+        f"transfer: {money(runs)} for the {b.lines:,}); the batch adds its Standard workflow (two transitions a line, three per status look "
+        f"every {b.progress_seconds:g} s), the status looks (Lambda {BATCH_STATUS.memory_mb} MB ~{b.status_s:g} s each; estimate) and S3 "
+        "requests for the input, status.json, the results and one read of each line's manifest.",
+        "",
+        "| part | per 1,000 lines |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {money(cost)} |" for name, cost in overhead.items()]
+    lines += [f"| **batch overhead** | **{money(sum(overhead.values()))}** |", f"| the lines' runs (everything but the GPU) | {money(runs)} |"]
+    key = instance_price_key(gpu.instance_type)
+    if key in prices:
+        gpu_cost = b.lines * a.images_per_request * gpu_cost_per_image(gpu.seconds_per_image, prices[key], gpu.gpus_per_instance)
+        lines.append(f"| the GPU | {money(gpu_cost)} |")
+    return lines
 
 
 def parse_args(argv: list[str] | None = None) -> Assumptions:
