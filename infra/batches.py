@@ -35,9 +35,10 @@ STATUS_KEYS = f"{BATCHES_PREFIX}*/status.json"
 SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 
 
-def execution_arns(stack: Stack, state_machine_name: str) -> str:
-    """Every execution of the state machine named ``state_machine_name``."""
-    return stack.format_arn(service="states", resource="execution", resource_name=f"{state_machine_name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+def execution_arns(stack: Stack, state_machine_name: str, kind: str = "execution") -> str:
+    """Every execution of the state machine named ``state_machine_name``; ``kind`` "express" for an
+    Express machine's (arn:...:express:<machine>:<name>:<id>, AWS's documented format)."""
+    return stack.format_arn(service="states", resource=kind, resource_name=f"{state_machine_name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
 
 class Batches(Construct):
@@ -106,7 +107,9 @@ class Batches(Construct):
         machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[execution_arns(stack, request_state_machine.state_machine_name)],
+                # The request machine is Express: its executions' ARNs are express:..., where AWS's
+                # .sync policy example (a Standard child) names execution:...; both, until a deploy shows which is checked.
+                resources=[execution_arns(stack, request_state_machine.state_machine_name, kind) for kind in ("execution", "express")],
             )
         )
         machine.add_to_role_policy(
@@ -176,6 +179,11 @@ class Batches(Construct):
             machine,
             f"AwsSolutions-IAM5[{executions}<{logical_id(request_state_machine)}.Name>:*]",
             "startExecution.sync:2 describes and stops the request workflow's executions it started, named per line at run time (AWS's policy for it).",
+        )
+        acknowledge(
+            machine,
+            f"AwsSolutions-IAM5[{executions.removesuffix('execution:')}express:<{logical_id(request_state_machine)}.Name>:*]",
+            "startExecution.sync:2 describes and stops the Express request workflow's executions it started (express:<machine>:<name>:<id>).",
         )
         acknowledge(
             self.map_run_policy,

@@ -192,7 +192,7 @@ def test_the_batch_workflows_role_may_do_exactly_its_steps(request: pytest.Fixtu
             (("s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"), (objects + "results/*",), none),
             (("lambda:InvokeFunction",), (f"<{status_id}.Arn>",), none),
             (("states:StartExecution",), (f"<Ref:{request_id}>",), none),
-            (("states:DescribeExecution", "states:StopExecution"), (f"{states}execution:<{request_id}.Name>:*",), none),
+            (("states:DescribeExecution", "states:StopExecution"), tuple(f"{states}{kind}:<{request_id}.Name>:*" for kind in ("execution", "express")), none),
             (("events:PutTargets", "events:PutRule", "events:DescribeRule"), (f"{events}rule/StepFunctionsGetEventsForStepFunctionsExecutionRule",), none),
             (("states:StartExecution",), (f"<Ref:{name}>",), none),
             (("states:DescribeExecution", "states:StopExecution"), (f"{states}execution:<{name}.Name>/*:*",), none),
