@@ -116,8 +116,11 @@ function showDocument(document_) {
 function ended(document_) {
   const images = `${document_.images} image${document_.images === 1 ? "" : "s"}`;
   switch (document_.status) {
-    case "succeeded": return `The batch succeeded: ${document_.total} lines, ${images}.`;
-    case "partial": return `The batch ended with ${document_.failed} of ${document_.total} lines failed and some images lost (${images} made); each tile says why.`;
+    case "succeeded": return `The batch succeeded: ${document_.total} line${document_.total === 1 ? "" : "s"}, ${images}.`;
+    case "partial": {
+      const failed = document_.failed ? `, ${document_.failed} of ${document_.total} lines failed` : "";
+      return `The batch ended with images lost: ${images} made${failed}; each tile says why.`;
+    }
     case "invalid": return "The file was refused; nothing was run.";
     default: return `The batch failed: ${images} made; each tile says why.`;
   }

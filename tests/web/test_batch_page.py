@@ -1,0 +1,154 @@
+"""The batch page (web/batch.html) on the local stack in a real browser: "Run a file of prompts" sends a
+JSONL or CSV file with its type, opens batch.html?id=<batch id>, which follows the batch to its end
+(status, counts, the progress bar) and shows a contact sheet of every line's images; a line that
+lost images says why; a file with bad lines lists each and runs nothing; a bad or unknown id says
+so; where sign-in is on, the file goes with the signed-in user's ID token."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+from signed_in import SignedInStack
+from support import invocations
+
+from text2image.local.stack import LocalStack
+
+RUN_TIMEOUT_MS = 60_000
+SIZE = 256
+BATCH_PAGE = re.compile(r"/batch\.html\?id=batch-[0-9a-f]{32}$")
+
+
+def posts(page: Page) -> list[Request]:
+    seen: list[Request] = []
+    page.on("request", lambda request: seen.append(request) if request.method == "POST" and request.url.endswith("/text2image/batches") else None)
+    return seen
+
+
+def run_file(page: Page, url: str, file: Path) -> list[Request]:
+    """The file sent from the page's form; the POSTs the page made, as it makes them."""
+    sent = posts(page)
+    page.goto(url + "/batch.html")
+    page.get_by_label("JSONL or CSV file").set_input_files(str(file))
+    page.get_by_role("button", name="Run").click()
+    return sent
+
+
+def jsonl(tmp_path: Path, *texts: str) -> Path:
+    file = tmp_path / "prompts.jsonl"
+    file.write_text("".join(json.dumps({"text": text, "num_images": 2, "width": SIZE, "height": SIZE}) + "\n" for text in texts))
+    return file
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_file_runs_to_the_end_with_its_progress_and_a_contact_sheet(clean_stack: LocalStack, page: Page, tmp_path: Path, output_dir: Path, kind: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    if kind == "csv":
+        file = tmp_path / "prompts.csv"
+        file.write_text("text,num_images,width,height\n" + "".join(f'"a {name}, oil on canvas",2,{SIZE},{SIZE}\n' for name in ("fox", "heron", "hare")))
+    else:
+        file = jsonl(tmp_path, "a fox", "a heron", "a hare")
+    sent = run_file(page, clean_stack.gateway.url, file)
+    expect(page).to_have_url(BATCH_PAGE)
+    assert [request.headers["content-type"] for request in sent] == ["text/csv" if kind == "csv" else "application/x-ndjson"]
+    status = page.get_by_role("status")
+    expect(status).to_have_text("The batch succeeded: 3 lines, 6 images.", timeout=RUN_TIMEOUT_MS)
+    bar = page.get_by_role("progressbar", name="Lines ended")
+    expect(bar).to_have_attribute("aria-valuemax", "3")
+    expect(bar).to_have_attribute("aria-valuenow", "3")
+    expect(page.locator("#counts")).to_have_text("3 of 3 lines ended · 6 images")
+    tiles = page.get_by_role("list", name=re.compile("Contact sheet")).get_by_role("listitem")
+    expect(tiles).to_have_count(3)
+    first_line = 2 if kind == "csv" else 1  # a CSV's first row is its header
+    for position in range(3):
+        tile = tiles.nth(position)
+        expect(tile).to_contain_text(f"Line {first_line + position}")
+        expect(tile).to_contain_text("succeeded")
+        thumbnails = tile.get_by_role("img")
+        expect(thumbnails).to_have_count(2)
+        assert thumbnails.nth(1).get_attribute("loading") == "lazy"
+        assert thumbnails.nth(1).evaluate("img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])") == [SIZE, SIZE]
+    page.screenshot(path=str(output_dir / f"batch-page-{kind}.png"), full_page=True)
+
+
+def test_a_line_that_lost_images_says_why(clean_stack: LocalStack, page: Page, tmp_path: Path) -> None:
+    clean_stack.endpoints.set_fault("sd-local-2", "error")  # each 2-image line deals one image to each endpoint
+    try:
+        run_file(page, clean_stack.gateway.url, jsonl(tmp_path, "a wren", "a stoat"))
+        expect(page.get_by_role("status")).to_have_text("The batch ended with images lost: 2 images made; each tile says why.", timeout=RUN_TIMEOUT_MS)
+    finally:
+        clean_stack.endpoints.clear_faults()
+    tiles = page.locator("#sheet li")
+    expect(tiles).to_have_count(2)
+    for position in range(2):
+        expect(tiles.nth(position)).to_contain_text("partial")
+        expect(tiles.nth(position).locator(".reason")).to_contain_text(re.compile(r"sd-local-2: \w+ \(1 image lost\)"))
+        expect(tiles.nth(position).get_by_role("img")).to_have_count(1)
+
+
+def test_a_file_with_bad_lines_lists_each_and_nothing_runs(clean_stack: LocalStack, page: Page, tmp_path: Path) -> None:
+    lines = [json.dumps({"text": f"line {n}", "width": SIZE, "height": SIZE}) for n in range(1, 21)]
+    lines[2] = json.dumps({"text": ""})
+    lines[16] = '{"text": "no end"'
+    file = tmp_path / "prompts.jsonl"
+    file.write_text("\n".join(lines) + "\n")
+    sent = run_file(page, clean_stack.gateway.url, file)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The file was refused: 2 lines are invalid. Fix them and run it again:")
+    bad = alert.get_by_role("listitem")
+    expect(bad).to_have_count(2)
+    expect(bad.nth(0)).to_have_text("Line 3: text: must not be empty")
+    expect(bad.nth(1)).to_contain_text("Line 17: body: is not a JSON object on one line")
+    assert len(sent) == 1
+    assert page.url.endswith("/batch.html")  # no batch to open
+    assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
+
+
+def test_a_file_of_another_kind_is_refused_in_the_page(clean_stack: LocalStack, page: Page, tmp_path: Path) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("a fox\n")
+    sent = run_file(page, clean_stack.gateway.url, file)
+    expect(page.get_by_role("alert")).to_have_text("notes.txt is neither JSONL (.jsonl, .ndjson) nor CSV (.csv).")
+    expect(page.get_by_label("JSONL or CSV file")).to_have_attribute("aria-invalid", "true")
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("batch_id", "message"),
+    [
+        ("nonsense", "“nonsense” is not a batch id: one is “batch-” and 32 hexadecimal digits, as POST /text2image/batches answers."),
+        ("batch-" + "0" * 32, f"There is no batch batch-{'0' * 32} here: its status was not found."),
+    ],
+    ids=["bad", "unknown"],
+)
+def test_a_bad_or_unknown_batch_id_says_so(clean_stack: LocalStack, page: Page, batch_id: str, message: str) -> None:
+    page.goto(f"{clean_stack.gateway.url}/batch.html?id={batch_id}")
+    expect(page.get_by_role("alert")).to_have_text(message, timeout=15_000)
+    expect(page.locator("#batch")).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def signed_in_stack() -> Iterator[SignedInStack]:
+    running = SignedInStack.start()
+    with running.process:
+        yield running
+
+
+def test_where_sign_in_is_on_the_file_goes_with_the_id_token(signed_in_stack: SignedInStack, page: Page, tmp_path: Path) -> None:
+    page.goto(signed_in_stack.url + "/batch.html")
+    expect(page.get_by_role("button", name="Run")).to_be_hidden()
+    page.get_by_label("User name").fill(signed_in_stack.username)
+    page.get_by_label("Password").fill(signed_in_stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#account")).to_contain_text(f"Signed in as {signed_in_stack.username}")
+    sent = posts(page)
+    page.get_by_label("JSONL or CSV file").set_input_files(str(jsonl(tmp_path, "a signed-in fox")))
+    page.get_by_role("button", name="Run").click()
+    expect(page).to_have_url(BATCH_PAGE)
+    token = page.evaluate("JSON.parse(sessionStorage.getItem('text2image.session')).idToken")
+    assert [request.headers.get("authorization") for request in sent] == [token]
+    expect(page.get_by_role("status")).to_have_text("The batch succeeded: 1 line, 2 images.", timeout=RUN_TIMEOUT_MS)
