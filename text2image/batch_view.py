@@ -140,5 +140,10 @@ class BatchView:
 
 
 def view_for(stream: TextIO, clock: Callable[[], float]) -> BatchView:
-    """The view for ``stream`` as it is: a terminal (of its size) or not."""
-    return BatchView(stream, clock, interactive=stream.isatty(), size=shutil.get_terminal_size())
+    """The view for ``stream`` as it is: a terminal (of its own size: stdout may be a pipe) or not."""
+    interactive = stream.isatty()
+    try:
+        size = os.get_terminal_size(stream.fileno()) if interactive else shutil.get_terminal_size()
+    except OSError:
+        size = shutil.get_terminal_size()
+    return BatchView(stream, clock, interactive=interactive, size=size)
