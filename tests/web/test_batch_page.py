@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Request, expect
 from signed_in import SignedInStack
-from support import invocations
+from support import invocations, keys_under, wait_until
 
+from text2image.event_patterns import BATCH_INBOX_PREFIX
+from text2image.local.aws import BUCKET
+from text2image.local.lambdas import function_module
 from text2image.local.stack import LocalStack
 
 RUN_TIMEOUT_MS = 60_000
@@ -106,6 +110,20 @@ def test_a_file_with_bad_lines_lists_each_and_nothing_runs(clean_stack: LocalSta
     assert len(sent) == 1
     assert page.url.endswith("/batch.html")  # no batch to open
     assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
+
+
+def test_a_dropped_file_that_was_refused_lists_its_bad_lines(clean_stack: LocalStack, page: Page) -> None:
+    body = b'{"text": "fine"}\n{"text": 7}\n'
+    clean_stack.aws.s3.put_object(Bucket=BUCKET, Key=f"{BATCH_INBOX_PREFIX}{uuid.uuid4().hex}.jsonl", Body=body)
+    batch_id = function_module("batch_input").refused_batch_id(body)
+    wait_until(lambda: keys_under(clean_stack, f"batches/{batch_id}/status.json"), "the refused file's status document")
+    page.goto(f"{clean_stack.gateway.url}/batch.html?id={batch_id}")
+    expect(page.get_by_role("status")).to_have_text("The file was refused; nothing was run.")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The file was refused: 1 of 2 lines are invalid: line 2: text:")
+    expect(alert.get_by_role("listitem")).to_have_count(1)
+    expect(alert.get_by_role("listitem")).to_contain_text("Line 2: text:")
+    expect(page.locator("#batch-state")).to_have_text("invalid")
 
 
 def test_a_file_of_another_kind_is_refused_in_the_page(clean_stack: LocalStack, page: Page, tmp_path: Path) -> None:
