@@ -619,7 +619,7 @@ def save_so_far(status_url: str, saver: ImageSaver, again: str) -> int:
 
 
 def print_saved(saver: ImageSaver) -> None:
-    print(f"{saver.saved + saver.kept} images in {saver.out}/<line>/<index>.jpeg ({saver.kept} were there already)")
+    print(f"{saver.saved + saver.kept} images in {saver.out}/<line>/<index>.jpeg ({saver.kept} already there)")
 
 
 def print_warmth(answer: dict[str, Any]) -> None:

@@ -299,7 +299,7 @@ def test_out_saves_every_image_as_line_and_index_keeping_those_already_there(api
     assert saved == {"1/0.jpeg": b"kept", "1/1.jpeg": jpeg(1, 1), "3/1.jpeg": jpeg(3, 1), "4/0.jpeg": jpeg(4, 0), "4/1.jpeg": jpeg(4, 1)}
     assert api.requests("GET", f"/images/{BATCH}-1/0.jpeg") == []
     assert len(api.requests("GET", f"/images/{BATCH}-1/1.jpeg")) == 1  # saved as line 1 ended, not again at the end
-    assert capsys.readouterr().out.splitlines()[-1] == f"5 images in {out}/<line>/<index>.jpeg (1 were there already)"
+    assert capsys.readouterr().out.splitlines()[-1] == f"5 images in {out}/<line>/<index>.jpeg (1 already there)"
 
 
 def test_out_without_wait_saves_what_has_ended_and_says_how_to_get_the_rest(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -310,7 +310,7 @@ def test_out_without_wait_saves_what_has_ended_and_says_how_to_get_the_rest(api:
     assert batch(api, FakeClock(), file, "--out", str(out)) == 0
     assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*.jpeg")) == ["1/0.jpeg", "1/1.jpeg"]
     captured = capsys.readouterr()
-    assert f"2 images in {out}/<line>/<index>.jpeg (0 were there already)" in captured.out
+    assert f"2 images in {out}/<line>/<index>.jpeg (0 already there)" in captured.out
     assert f"1 of 3 lines have ended; the rest: text2image batch {file} --api {api.url} --wait --out {out}" in captured.err
 
 

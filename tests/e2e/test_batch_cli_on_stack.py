@@ -33,7 +33,7 @@ def test_a_small_jsonl_runs_to_the_end_and_every_image_is_saved_by_line(clean_st
     out = tmp_path / "out"
     first = cli(clean_stack, tmp_path, "batch", str(file), "--wait", "--out", str(out))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[-2:] == ["batch succeeded: 4/4 lines, 0 failed, 7 images", f"7 images in {out}/<line>/<index>.jpeg (0 were there already)"]
+    assert first.stdout.splitlines()[-2:] == ["batch succeeded: 4/4 lines, 0 failed, 7 images", f"7 images in {out}/<line>/<index>.jpeg (0 already there)"]
     saved = sorted(path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file())
     assert saved == ["1/0.jpeg", "1/1.jpeg", "2/0.jpeg", "4/0.jpeg", "4/1.jpeg", "5/0.jpeg", "5/1.jpeg"]
     assert all(jpeg_dimensions((out / name).read_bytes()) == (SIZE, SIZE) for name in saved)
@@ -44,7 +44,7 @@ def test_a_small_jsonl_runs_to_the_end_and_every_image_is_saved_by_line(clean_st
     again = cli(clean_stack, tmp_path, "batch", str(file), "--wait", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0]  # the same batch id
-    assert again.stdout.splitlines()[-1] == f"7 images in {out}/<line>/<index>.jpeg (7 were there already)"
+    assert again.stdout.splitlines()[-1] == f"7 images in {out}/<line>/<index>.jpeg (7 already there)"
     assert invocations(clean_stack) == calls
 
 
