@@ -25,6 +25,7 @@ from text2image.manifest import PREPARE
 from text2image.paths import REQUEST_SCHEMA
 from text2image.throttling import stage_throttle
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _WORKFLOW_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 # "diffusers": the artifact of `make model-artifact` in the Hugging Face PyTorch inference
@@ -127,48 +128,66 @@ class StackConfig:
             value = node.try_get_context(PREFIX + key)
             return defaults[key] if value is None else value
 
+        def flag(key: str) -> bool:
+            """Context from the command line arrives as text (-c text2image:apiKey=true); a typo
+            (``flase``) is refused rather than read as false."""
+            value = get(key)
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in _TRUE + _FALSE:
+                raise ValueError(f"{PREFIX}{key} must be true or false, not {value!r}")
+            return text in _TRUE
+
+        def whole(key: str) -> int:
+            value = get(key)
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{PREFIX}{key} must be a whole number, not {value!r}") from None
+
         throttle = stage_throttle({key: get(key) for key in defaults})
         config = cls(
             endpoints=str(get("endpoints")),
-            default_num_images=int(get("defaultNumImages")),
-            images_per_call=int(get("imagesPerCall")),
-            max_images_per_call=int(get("maxImagesPerCall")),
-            max_pixels_per_call=int(get("maxPixelsPerCall")),
+            default_num_images=whole("defaultNumImages"),
+            images_per_call=whole("imagesPerCall"),
+            max_images_per_call=whole("maxImagesPerCall"),
+            max_pixels_per_call=whole("maxPixelsPerCall"),
             throttle_rate=throttle.rate,
             throttle_burst=throttle.burst,
             log_level=str(get("logLevel")).upper(),
             workflow_log_level=str(get("workflowLogLevel")).upper(),
-            image_retention_days=int(get("imageRetentionDays")),
-            api_key=_flag(get("apiKey")),
+            image_retention_days=whole("imageRetentionDays"),
+            api_key=flag("apiKey"),
             auth=str(get("auth")).strip().lower(),
             sign_up_domains=_items(get("signUpDomains")),
-            daily_images_per_user=int(get("dailyImagesPerUser")),
+            daily_images_per_user=whole("dailyImagesPerUser"),
             cors_origins=_items(get("corsOrigins")),
-            api_logging=_flag(get("apiLogging")),
-            powertools_layer_version=int(get("powertoolsLayerVersion")),
+            api_logging=flag("apiLogging"),
+            powertools_layer_version=whole("powertoolsLayerVersion"),
             powertools_layer_arn=str(get("powertoolsLayerArn")),
-            create_endpoints=_flag(get("createEndpoints")),
+            create_endpoints=flag("createEndpoints"),
             endpoint_preset=str(get("endpointPreset")),
             endpoint_image_uri=str(get("endpointImageUri")),
             endpoint_image_tag=str(get("endpointImageTag")),
             endpoint_model_data_url=str(get("endpointModelDataUrl")),
             endpoint_model_id=str(get("endpointModelId")),
             endpoint_scheduler=str(get("endpointScheduler")),
-            endpoint_compile=_flag(get("endpointCompile")),
+            endpoint_compile=flag("endpointCompile"),
             endpoint_compile_shapes=str(get("endpointCompileShapes")),
             endpoint_instance_type=str(get("endpointInstanceType")),
-            endpoint_instance_count=int(get("endpointInstanceCount")),
-            endpoint_max_instances=int(get("endpointMaxInstances")),
-            endpoint_target_invocations_per_instance=int(get("endpointTargetInvocationsPerInstance")),
-            endpoint_scale_to_zero=_flag(get("endpointScaleToZero")),
-            endpoint_idle_minutes=int(get("endpointIdleMinutes")),
-            endpoint_cold_start_seconds=int(get("endpointColdStartSeconds")),
+            endpoint_instance_count=whole("endpointInstanceCount"),
+            endpoint_max_instances=whole("endpointMaxInstances"),
+            endpoint_target_invocations_per_instance=whole("endpointTargetInvocationsPerInstance"),
+            endpoint_scale_to_zero=flag("endpointScaleToZero"),
+            endpoint_idle_minutes=whole("endpointIdleMinutes"),
+            endpoint_cold_start_seconds=whole("endpointColdStartSeconds"),
             warm_schedule_start=str(get("warmScheduleStart")).strip(),
             warm_schedule_end=str(get("warmScheduleEnd")).strip(),
             warm_schedule_timezone=str(get("warmScheduleTimezone")).strip(),
             alarm_email=str(get("alarmEmail")).strip(),
-            max_batch_lines=int(get("maxBatchLines")),
-            batch_concurrency_setting=int(get("batchConcurrency")),
+            max_batch_lines=whole("maxBatchLines"),
+            batch_concurrency_setting=whole("batchConcurrency"),
             batch_tolerated_failure_percentage=float(get("batchToleratedFailurePercentage")),
         )
         config.check()
@@ -331,8 +350,3 @@ parse_endpoints: Callable[[str], tuple[Any, ...]] = planning.parse_endpoints
 def _items(value: Any) -> tuple[str, ...]:
     """A comma-separated context value (``"a.org, b.org"``) as its items; ``""`` is none."""
     return tuple(item for item in (part.strip() for part in str(value).split(",")) if item)
-
-
-def _flag(value: Any) -> bool:
-    """Context from the command line arrives as text: -c text2image:apiKey=true."""
-    return value if isinstance(value, bool) else str(value).lower() in ("true", "1", "yes")

@@ -188,8 +188,17 @@ class Observability(Construct):
             cw.Alarm(
                 self,
                 "Api5xx",
-                alarm_description=f"The API answered {API_5XX_THRESHOLD} or more 5xx in 5 minutes (a failed start, an integration timeout)",
-                metric=stage.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
+                alarm_description=f"The API answered {API_5XX_THRESHOLD} or more 5xx in 5 minutes (a failed start, an integration timeout), "
+                "not counting the 503 WarmingUp of endpoints scaled to zero (a cold start is no incident)",
+                metric=cw.MathExpression(
+                    expression="errors - FILL(warming, 0)",
+                    using_metrics={
+                        "errors": stage.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
+                        "warming": run_metric("WarmingUpAnswers", period=FIVE_MINUTES),
+                    },
+                    label="5xx answers but WarmingUp",
+                    period=FIVE_MINUTES,
+                ),
                 threshold=API_5XX_THRESHOLD,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=1,

@@ -180,5 +180,8 @@ def handler(event: CollectInput, context: LambdaContext) -> Response:
     logger.info("collected", extra={"status": status, "images": len(response["images"]), "errors": len(response["errors"])})
     if status == "failed":
         body = failure_body(response, get_settings().cold_start_seconds)
+        if body["error"] == "WarmingUp" and event["plan"]["capacity_deadline"] == 0:
+            # The sync route answers it 503: counted, so the API's 5xx alarm leaves cold starts out.
+            emit_metric("WarmingUpAnswers", 1)
         raise (WarmingUp if body["error"] == "WarmingUp" else GenerationFailed)(json.dumps(body))
     return response

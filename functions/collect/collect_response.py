@@ -35,6 +35,7 @@ class Plan(TypedDict):
     request: dict[str, Any]  # written to the manifest as it is
     caller: Caller | None  # None: not signed in (no run history)
     reservation: Reservation | None  # None: not signed in (nothing counted)
+    capacity_deadline: float  # 0: a run of the sync route, whose caller is answered at once
 
 
 @final

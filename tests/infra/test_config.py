@@ -40,6 +40,7 @@ def test_command_line_context_overrides_arrive_as_text() -> None:
     overridden = config(endpoints="a:2,b", apiKey="true", throttleRate="5")
     assert overridden.endpoint_names == ["a", "b"] and overridden.endpoints == "a:2,b"
     assert overridden.api_key is True and overridden.throttle_rate == 5
+    assert config(apiKey="False", createEndpoints="0").api_key is False
 
 
 def test_the_stage_throttles_as_the_formula_sizes_the_configured_fleet() -> None:
@@ -81,6 +82,9 @@ def test_the_stage_throttles_as_the_formula_sizes_the_configured_fleet() -> None
         ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceType": "ml.inf2.xlarge"}, "Neuron-compiled"),
         ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceType": "g5.xlarge"}, "endpointInstanceType must be"),
         ({"createEndpoints": True, "endpointModelDataUrl": "s3://m/model.tar.gz", "endpointInstanceCount": 3}, "endpointInstanceCount"),
+        ({"endpointScaleToZero": "flase"}, "text2image:endpointScaleToZero must be true or false, not 'flase'"),
+        ({"apiKey": "maybe"}, "text2image:apiKey must be true or false"),
+        ({"endpointIdleMinutes": "fifteen"}, "text2image:endpointIdleMinutes must be a whole number, not 'fifteen'"),
     ],
 )
 def test_bad_configuration_fails_synth_saying_why(context: dict[str, object], complaint: str) -> None:

@@ -130,9 +130,13 @@ def test_each_alarm_watches_its_metric_at_its_threshold_and_tells_the_topic(stac
     gets = {key: (props["Threshold"], props["ComparisonOperator"]) for key, props in by_watch.items()}
     dlq = next(key for key in gets if key[1][0][:2] == ("AWS/SQS", "ApproximateNumberOfMessagesVisible"))
     assert gets[dlq] == (0, "GreaterThanThreshold") and dlq[1][0][3] == 300 and by_watch[dlq]["Statistic"] == "Maximum"
-    api = next(key for key in gets if key[1][0][:2] == ("AWS/ApiGateway", "5XXError"))
-    assert gets[api] == (5, "GreaterThanOrEqualToThreshold") and by_watch[api]["Statistic"] == "Sum"
     service = (("service", "text2image"),)
+    # The API's 5xx but the 503 WarmingUp answers of a cold start (Collect counts them as WarmingUpAnswers).
+    (api,) = [key for key in gets if key[0] == "errors - FILL(warming, 0)"]
+    assert {(ns, name, period) for ns, name, _, period in api[1]} == {("AWS/ApiGateway", "5XXError", 300), ("text2image", "WarmingUpAnswers", 300)}
+    assert ("text2image", "WarmingUpAnswers", service, 300) in api[1]
+    assert gets[api] == (5, "GreaterThanOrEqualToThreshold")
+    assert {m["MetricStat"]["Stat"] for m in by_watch[api]["Metrics"] if "MetricStat" in m} == {"Sum"}
     failed = (
         "IF(delivered + failed >= 10, failed / (delivered + failed), 0)",
         (("text2image", "ImagesFailed", service, 900), ("text2image", "ImagesDelivered", service, 900)),

@@ -104,7 +104,14 @@ def test_an_s3_write_failure_is_reported_not_swallowed(invoke_endpoint: Any, mon
         call(invoke_endpoint, CALL)
 
 
-PLAN: dict[str, Any] = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}, "lanes": [], "caller": None, "reservation": None}
+PLAN: dict[str, Any] = {
+    "request_id": "col-1",
+    "request": {"text": "t", "num_images": 3},
+    "lanes": [],
+    "caller": None,
+    "reservation": None,
+    "capacity_deadline": 0.0,
+}
 OK = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 5, "endpoint": "sd-1", "seconds": 1.5}
 LAMBDA_CAUSE = json.dumps({"errorMessage": "boom", "errorType": "ModelError", "stackTrace": []})
 

@@ -82,9 +82,14 @@ def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def run(
-    *lanes: list[Any], request_id: str = "col-1", caller: Caller | None = None, request: dict[str, Any] = REQUEST, reservation: Reservation | None = None
+    *lanes: list[Any],
+    request_id: str = "col-1",
+    caller: Caller | None = None,
+    request: dict[str, Any] = REQUEST,
+    reservation: Reservation | None = None,
+    capacity_deadline: float = 1e10,  # a job's (the sync route's is 0)
 ) -> Any:
-    plan: Plan = {"request_id": request_id, "request": request, "caller": caller, "reservation": reservation}
+    plan: Plan = {"request_id": request_id, "request": request, "caller": caller, "reservation": reservation, "capacity_deadline": capacity_deadline}
     event: CollectInput = {"plan": plan, "results": list(lanes), "started": STARTED}
     return collect.handler(event, LambdaContext("collect"))
 
@@ -277,6 +282,9 @@ def test_each_run_emits_the_delivered_and_failed_counts(s3: FakeS3, parameter_re
     with pytest.raises(collect.WarmingUp):
         run([{**LOST, "error": "EndpointCold", "cause": COLD_CAUSE}])
     assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [0], "ImagesCold": [1]}
+    with pytest.raises(collect.WarmingUp):  # the sync route's: answered 503, counted for the API's 5xx alarm to leave out
+        run([{**LOST, "error": "EndpointCold", "cause": COLD_CAUSE}], capacity_deadline=0)
+    assert metrics(capsys.readouterr().out) == {"ImagesDelivered": [0], "ImagesFailed": [0], "ImagesCold": [1], "WarmingUpAnswers": [1]}
 
 
 def test_each_run_logs_its_status_and_counts_under_the_request_id(s3: FakeS3, parameter_reads: list[tuple[str, int]], log: io.StringIO) -> None:

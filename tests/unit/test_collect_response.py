@@ -20,7 +20,7 @@ from collect_response import (
 )
 
 BASE = "https://d111.cloudfront.net"
-PLAN: Plan = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}, "caller": None, "reservation": None}
+PLAN: Plan = {"request_id": "col-1", "request": {"text": "t", "num_images": 3}, "caller": None, "reservation": None, "capacity_deadline": 0.0}
 # Seeds, seconds and lanes in another order than the indexes: the order must come from the index.
 FIRST: ImageResult = {"index": 0, "key": "images/col-1/0.jpeg", "seed": 9, "endpoint": "sd-1", "seconds": 1.5}
 THIRD: ImageResult = {"index": 2, "key": "images/col-1/2.jpeg", "seed": 7, "endpoint": "sd-1", "seconds": 0.25}
