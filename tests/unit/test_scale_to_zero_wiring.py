@@ -1,7 +1,7 @@
 """How `text2image up --scale-to-zero IDLE --cold-start S` reaches the local stack: its options are
 checked before anything starts, the banner says it, and the Lambdas' environment names the
 inference components, the control plane's URL and the waits. The stack doing it end to end is
-tests/e2e/test_scale_to_zero.py."""
+tests/e2e/test_cold_stack.py."""
 
 from __future__ import annotations
 
