@@ -116,6 +116,7 @@ class LocalAWS:
         self.sfn = self.client("stepfunctions")
         self.s3.create_bucket(Bucket=BUCKET)
         make_dynamodb_writes_atomic()
+        list_moto_services_once()
         create_usage_table(self.client("dynamodb"))
         if self.config.auth:
             self.user_pool = create_user_pool(self.client("cognito-idp"), REGION)
@@ -219,6 +220,23 @@ def make_dynamodb_writes_atomic() -> None:
 
         atomic._text2image_atomic = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, atomic)
+
+
+def list_moto_services_once() -> None:
+    """moto's server finds the service of each request under one lock, listing moto's package folder
+    (a stat of each of some 190 entries) on every request: a tenth of the CPU of a batch of jobs.
+    The folder does not change while the process runs, so it is listed once. Idempotent."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "_text2image_once", False):
+        return
+    listed = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return listed
+
+    list_of_moto_modules._text2image_once = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
 
 
 def create_usage_table(dynamodb: Any) -> None:

@@ -45,8 +45,10 @@ import time
 import types
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, cast
 
+import boto3
 import botocore.session
 import jsonata
 from botocore.model import OperationModel, ServiceModel
@@ -67,11 +69,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.dist
     DistributedIterationComponentEvalInput,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback, state_task_service_sfn
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import StateTaskServiceSfn
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -88,6 +93,13 @@ _moto_transformer_for = item_reader_decl.resource_output_transformer_for  # type
 _moto_map_run = DistributedIterationComponent._map_run
 _moto_result_writer_field = ASLParser.result_writer_field
 _moto_sfn_normalise_parameters = StateTaskServiceSfn._normalise_parameters
+_moto_sfn_sync_resolver = StateTaskServiceSfn._build_sync_resolver
+_moto_sfn_sync2_resolver = StateTaskServiceSfn._build_sync2_resolver
+_moto_parse = AmazonStateLanguageParser.parse
+_moto_boto_client_for = boto_client.boto_client_for
+# The modules whose tasks call a service: Lambda (every function of the workflows), Step Functions (a batch's lines).
+_TASK_CLIENT_MODULES = {"Lambda tasks'": lambda_eval_utils, "Step Functions tasks'": state_task_service_sfn}
+SYNC_LOOK_SECONDS = 1.0
 # ATN states of moto's generated ASLParser: result_writer_field's own, and the one from which
 # items_reader_field parses its Arguments.
 _RESULT_WRITER_FIELD_STATE = 170
@@ -267,12 +279,52 @@ def _sfn_normalise_response(self: StateTaskServiceSfn, response: Any, boto_servi
         response.update({key: round(value.timestamp() * 1000) for key, value in response.items() if isinstance(value, datetime.datetime)})
 
 
-def _until_an_execution_ends(seconds: float) -> None:
-    """A ``.sync`` task's pause between two looks at its child: cut short when any execution ends.
-    AWS learns of a child's end from the child itself; moto looks every 0.5 s, which would add a
-    quarter of a second on average to every line of a batch."""
-    with _ended_changed:
-        _ended_changed.wait(seconds)
+def _sync_resolver(moto_build: Callable[..., Callable[[], Any] | None]) -> Callable[..., Callable[[], Any]]:
+    """A ``.sync`` task's look at its child that first waits for the child's end (at most
+    SYNC_LOOK_SECONDS, so that a stopped parent still notices): AWS learns of a child's end from the
+    child; moto describes it every 0.5 s, which would add a quarter of a second on average to
+    every line of a batch. moto's pause between two looks is then no longer needed."""
+
+    def build(self: StateTaskServiceSfn, env: Environment, **kwargs: Any) -> Callable[[], Any]:
+        execution_arn = env.stack[-1]["ExecutionArn"]  # StartExecution's answer, which moto's resolver takes
+        look = moto_build(self, env=env, **kwargs)
+        assert look is not None  # moto's Step Functions task builds one for .sync and .sync:2
+
+        def resolve() -> Any:
+            wait_until_ended(execution_arn, SYNC_LOOK_SECONDS)
+            return look()
+
+        return resolve
+
+    return build
+
+
+_sfn_sync_resolver, _sfn_sync2_resolver = _sync_resolver(_moto_sfn_sync_resolver), _sync_resolver(_moto_sfn_sync2_resolver)
+
+
+def _no_pause(seconds: float) -> None:
+    """moto's pause between two looks of a ``.sync`` task: each look waits for the child itself."""
+
+
+@functools.cache
+def _client(region: str, service: str, session: int) -> Any:
+    return _moto_boto_client_for(region=region, service=service)
+
+
+def _task_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """The boto3 client a task calls its service with: moto builds a new one for every call (a few
+    ms of CPU each, four per line of a batch and more); clients are thread-safe, and moto's ignore
+    the credentials. One per region and service, and per default session (the local Lambda
+    service answers through the session it registered with)."""
+    return _client(region, service, id(boto3.DEFAULT_SESSION))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(definition: str) -> tuple[Any, Any]:
+    """A definition parsed once, not once per execution (some 40 ms of ANTLR in Python each, a
+    second for a batch of 40 lines): its components keep no state of their own (a map's items
+    already share theirs across threads)."""
+    return _moto_parse(definition)
 
 
 def wait_until_ended(execution_arn: str, timeout: float) -> bool:
@@ -293,7 +345,11 @@ def bound_hooks() -> dict[str, tuple[object, object]]:
         "moto's map run": (DistributedIterationComponent._map_run, _map_run),
         "moto's ResultWriter grammar": (ASLParser.result_writer_field, _result_writer_field),
         "moto's Parallel branch error": (branches_decl.CustomErrorName, _branch_error_name),  # type: ignore[attr-defined]
-        "moto's .sync pause": (state_task_service_callback.time.sleep, _until_an_execution_ends),  # type: ignore[attr-defined]
+        "moto's .sync look": (StateTaskServiceSfn._build_sync_resolver, _sfn_sync_resolver),
+        "moto's .sync:2 look": (StateTaskServiceSfn._build_sync2_resolver, _sfn_sync2_resolver),
+        "moto's .sync pause": (state_task_service_callback.time.sleep, _no_pause),  # type: ignore[attr-defined]
+        "moto's ASL parser": (AmazonStateLanguageParser.parse, _parse),
+        **{f"moto's {name} client": (module.boto_client_for, _task_client) for name, module in _TASK_CLIENT_MODULES.items()},
         "moto's Step Functions task arguments": (StateTaskServiceSfn._normalise_parameters, _sfn_normalise_parameters),
         "moto's Step Functions task results": (StateTaskServiceSfn._normalise_response, _sfn_normalise_response),
     }
@@ -319,7 +375,12 @@ def bind(retry_time_scale: float = 1.0) -> None:
         DistributedIterationComponent._map_run = _map_run  # type: ignore[method-assign]
         ASLParser.result_writer_field = _result_writer_field  # type: ignore[method-assign]
         branches_decl.CustomErrorName = _branch_error_name  # type: ignore[attr-defined, assignment]
-        state_task_service_callback.time = types.SimpleNamespace(sleep=_until_an_execution_ends)  # type: ignore[attr-defined, assignment]
+        StateTaskServiceSfn._build_sync_resolver = _sfn_sync_resolver  # type: ignore[method-assign]
+        StateTaskServiceSfn._build_sync2_resolver = _sfn_sync2_resolver  # type: ignore[method-assign]
+        state_task_service_callback.time = types.SimpleNamespace(sleep=_no_pause)  # type: ignore[attr-defined, assignment]
+        AmazonStateLanguageParser.parse = staticmethod(_parse)  # type: ignore[method-assign]
+        for module in _TASK_CLIENT_MODULES.values():
+            module.boto_client_for = _task_client  # type: ignore[attr-defined]
         StateTaskServiceSfn._normalise_parameters = _sfn_normalise_parameters  # type: ignore[method-assign]
         StateTaskServiceSfn._normalise_response = _sfn_normalise_response  # type: ignore[method-assign, assignment]
     # The interpreter logs every state transition at INFO; keep the console readable.
