@@ -26,6 +26,7 @@ from text2image.client import (
     all_warm,
     batch_media_type,
     batch_status,
+    cold_job_failure,
     download,
     follow_batch,
     follow_job,
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
         "--max-wait",
         type=float,
         metavar="S",
-        help="with --sync, while the GPUs are starting (503 WarmingUp): give up after S seconds of trying again "
+        help="while the GPUs are starting (503 WarmingUp, or a job that found them cold): give up after S seconds of trying again "
         "(default: 3 x the API's estimate, at least 900)",
     )
 
@@ -449,7 +450,7 @@ def run_generate(args: argparse.Namespace, waiting: Waiting) -> int:
             if args.sync:
                 outcome, folder = generate_sync(args.api, request, args.out, token, replace(waiting, max_wait=args.max_wait))
             else:
-                outcome, folder = generate_job(args.api, request, args.out, token)
+                outcome, folder = generate_job(args.api, request, args.out, token, replace(waiting, max_wait=args.max_wait))
     except KeyboardInterrupt:
         print("\nstopped; nothing more is asked of the API", file=sys.stderr)
         return INTERRUPTED
@@ -469,8 +470,19 @@ def progress_bar(done: int, total: int, started: float, width: int = 24) -> str:
     return f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{total} images  {time.monotonic() - started:5.1f} s"
 
 
-def generate_job(api: str, request: dict[str, Any], out: Path, token: str | None) -> tuple[dict[str, Any] | None, Path]:
-    """The jobs route: each image is saved (and the bar advances) as soon as it is written."""
+def generate_job(api: str, request: dict[str, Any], out: Path, token: str | None, waiting: Waiting) -> tuple[dict[str, Any] | None, Path]:
+    """The jobs route: each image is saved (and the bar advances) as soon as it is written. A job
+    that found every endpoint cold (a cold start outlasts the workflow's wait) is sent again once
+    they should be warm, saying so, as the sync route's 503 WarmingUp is."""
+    return while_warming(lambda: one_job(api, request, out, token), announce_warming, waiting)
+
+
+def announce_warming(seconds: float, failure: ApiCallFailed) -> None:
+    estimate = failure.body.get("retry_after", seconds)
+    print(f"the GPUs are starting (about {estimate} s); trying again in {seconds:g} s, Ctrl-C stops", file=sys.stderr, flush=True)
+
+
+def one_job(api: str, request: dict[str, Any], out: Path, token: str | None) -> tuple[dict[str, Any] | None, Path]:
     started = time.monotonic()
     job = start_job(api, request, token=token)
     folder = out / job["request_id"]
@@ -487,6 +499,9 @@ def generate_job(api: str, request: dict[str, Any], out: Path, token: str | None
     print(file=sys.stderr)
     if outcome and outcome["status"] == "refused":  # over the daily quota: the manifest carries the 429 body
         raise ApiCallFailed(429, outcome)
+    cold = cold_job_failure(api, outcome) if outcome else None
+    if cold is not None:
+        raise cold
     if outcome and outcome["status"] == "failed":
         raise ApiCallFailed(502, {"error": "GenerationFailed", "message": "no image could be made", "errors": outcome["errors"]})
     return outcome, folder
@@ -511,11 +526,7 @@ def generate_sync(api: str, request: dict[str, Any], out: Path, token: str | Non
             done.set()
             print(file=sys.stderr)
 
-    def starting(seconds: float, failure: ApiCallFailed) -> None:
-        estimate = failure.body.get("retry_after", seconds)
-        print(f"the GPUs are starting (about {estimate} s); trying again in {seconds:g} s, Ctrl-C stops", file=sys.stderr, flush=True)
-
-    answer = while_warming(attempt, starting, waiting)
+    answer = while_warming(attempt, announce_warming, waiting)
     folder = out / answer["request_id"]
     folder.mkdir(parents=True, exist_ok=True)
     for image in answer["images"]:

@@ -22,6 +22,7 @@ WARM_WAIT_MIN, WARM_WAIT_FACTOR, WARM_RETRY_MIN = 900.0, 3.0, 1.0
 # How often `warm --wait` asks again (the warm route is idempotent: asking again changes nothing).
 WARM_POLL = 5.0
 WARMING_UP = "WarmingUp"
+ENDPOINT_COLD = "EndpointCold"
 # A batch file's Content-Type, by its name: JSONL (one request a line) or CSV (a text column, the
 # others named like the request's fields).
 BATCH_MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson", ".csv": "text/csv"}
@@ -205,6 +206,18 @@ def follow_job(job: dict[str, Any], on_image: Any, give_up_after: float = 330.0)
             return manifest
         delay = POLL_FIRST if arrived else min(POLL_MAX, delay * POLL_GROWTH)
     return None
+
+
+def cold_job_failure(api: str, manifest: dict[str, Any]) -> ApiCallFailed | None:
+    """A job that made no image because its endpoints were cold (every image ``EndpointCold``
+    after the workflow's own wait: a cold start outlasts it) as the sync route's 503 WarmingUp, with
+    the stack's cold-start estimate (/config.json) as its wait; None for any other outcome."""
+    if manifest["status"] != "failed" or not manifest["errors"] or any(e["error"] != ENDPOINT_COLD for e in manifest["errors"]):
+        return None
+    warm_settings = discovery(api).get("warm") or {}
+    seconds = warm_settings.get("coldStartSeconds", WARM_RETRY_MIN)
+    body = {"error": WARMING_UP, "message": "the GPUs are starting", "retry_after": seconds, "request_id": manifest["request_id"], "errors": manifest["errors"]}
+    return ApiCallFailed(503, body)
 
 
 def warming_up_seconds(exc: ApiCallFailed) -> float | None:

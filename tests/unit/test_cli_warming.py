@@ -193,6 +193,36 @@ def test_ctrl_c_while_waiting_stops_cleanly(api: StandIn, tmp_path: Path, capsys
     assert "Traceback" not in err
 
 
+def job(api: StandIn, request_id: str, manifest: dict[str, Any]) -> Answer:
+    """A 202 for a one-image job whose manifest is already written (the run has ended)."""
+    api.script[("GET", f"/requests/{request_id}.json")] = [Answer(200, manifest)]
+    return Answer(202, {"request_id": request_id, "status_url": f"{api.url}/requests/{request_id}.json", "images": [f"{api.url}/images/{request_id}/0.jpeg"]})
+
+
+def test_a_job_that_found_the_gpus_cold_is_sent_again_once_they_should_be_warm(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On AWS a cold start outlasts the workflow's own wait: the job ends with every image EndpointCold."""
+    cold_error = {"index": 0, "endpoint": "sd-1", "error": "EndpointCold", "message": "Inference Component has no capacity to process this request."}
+    cold = {"request_id": "r-cold", "status": "failed", "images": [], "errors": [cold_error], "time": 200.0}
+    made = {"index": 0, "url": f"{api.url}/images/r-1/0.jpeg", "endpoint": "sd-1", "seed": 7, "seconds": 0.5}
+    done = {"request_id": "r-1", "status": "succeeded", "images": [made], "errors": [], "time": 2.0}
+    api.script[("POST", "/text2image/jobs")] = [job(api, "r-cold", cold), job(api, "r-1", done)]
+    api.script[("GET", "/config.json")] = [Answer(200, {"auth": None, "warm": {"coldStartSeconds": 420}})]
+    clock = FakeClock()
+    assert main(["generate", "a cat", "-n", "1", "--api", api.url, "--out", str(tmp_path / "out")], waiting=clock.waiting()) == 0
+    assert clock.sleeps == [420] and len(api.posts("/text2image/jobs")) == 2
+    err = capsys.readouterr().err
+    assert "the GPUs are starting (about 420 s); trying again in 420 s, Ctrl-C stops" in err
+    assert f"1 image(s) in 2.0 s, saved in {tmp_path / 'out' / 'r-1'}" in err
+
+
+def test_a_job_lost_for_another_reason_is_not_sent_again(api: StandIn, tmp_path: Path) -> None:
+    failed = {"request_id": "r-bad", "status": "failed", "images": [], "errors": [{"index": 0, "endpoint": "sd-1", "error": "ModelError", "message": "x"}]}
+    api.script[("POST", "/text2image/jobs")] = [job(api, "r-bad", failed)]
+    clock = FakeClock()
+    assert main(["generate", "a cat", "-n", "1", "--api", api.url, "--out", str(tmp_path / "out")], waiting=clock.waiting()) == 1
+    assert clock.sleeps == [] and len(api.posts("/text2image/jobs")) == 1
+
+
 def warm_answer(*states: str, retry_after: int = 0) -> Answer:
     endpoints = [
         {"endpoint": name, "component": f"{name}-model", "state": state, "copies": 1 if state == "warm" else 0}
