@@ -98,9 +98,10 @@ def media_type_of(content_type: str | None) -> str | None:
     return bare if bare in (JSONL, CSV) else None
 
 
-def parse_batch(body: bytes, media_type: str, limits: Limits) -> Batch:
+def parse_batch(body: bytes, media_type: str, limits: Limits, owner: str | None = None) -> Batch:
     """The batch of a file of ``media_type`` (:data:`JSONL` or :data:`CSV`); ``BatchRefused``
-    when the file or any of its lines breaks a rule."""
+    when the file or any of its lines breaks a rule. ``owner``: the signed-in caller's id, part of
+    the batch id (the same file from two users is two batches, each counted against its user)."""
     if len(body) > limits.max_bytes:
         raise BatchRefused(f"body: is {len(body)} bytes; the limit is {limits.max_bytes}")
     text = _text(body)
@@ -118,7 +119,7 @@ def parse_batch(body: bytes, media_type: str, limits: Limits) -> Batch:
             errors.append({"line": number, "field": exc.field, "message": exc.body["message"]})
     if errors:
         raise BatchRefused(_summary(errors, len(candidates)), errors)
-    return _stored(accepted, limits.default_num_images)
+    return _stored(accepted, limits.default_num_images, owner)
 
 
 def batch_id_of(content: bytes) -> str:
@@ -259,14 +260,14 @@ def _summary(errors: list[LineError], total: int) -> str:
     return f"{len(errors)} of {total} lines are invalid: {named}{more}"
 
 
-def _stored(accepted: list[tuple[int, dict[str, Any]]], default_num_images: int) -> Batch:
+def _stored(accepted: list[tuple[int, dict[str, Any]]], default_num_images: int, owner: str | None) -> Batch:
     # The id is a digest of the lines without their request ids, which are made of it.
     unnamed: list[dict[str, Any]] = []
     dealt = 0
     for number, request in accepted:
         unnamed.append({"line": number, "request": request, "deal_from": dealt})
         dealt += request.get("num_images", default_num_images)
-    batch_id = batch_id_of(b"".join(_json_line(line) for line in unnamed))
+    batch_id = batch_id_of((_json_line({"owner": owner}) if owner else b"") + b"".join(_json_line(line) for line in unnamed))
     lines = tuple(
         StoredLine(line=line["line"], request_id=f"{batch_id}-{line['line']}", request=line["request"], deal_from=line["deal_from"]) for line in unnamed
     )

@@ -40,6 +40,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+import sources
 from batch_input import (
     SUFFIX_MEDIA_TYPES,
     UNSUPPORTED_MEDIA_TYPE_MESSAGE,
@@ -84,6 +85,7 @@ class BatchExecutionInput(TypedDict):
     bucket: str
     input_key: str
     total: int
+    caller: sources.Caller | None  # who submitted it (signed in): each line counts against their quota
 
 
 @dataclass(frozen=True)
@@ -168,22 +170,28 @@ def status_of_existing(batch_id: str) -> str:
 
 
 @tracer.capture_method
-def submit(batch: Batch) -> Submitted:
+def submit(batch: Batch, caller: sources.Caller | None) -> Submitted:
     """Store a checked batch and start it, once: see the module's docstring."""
     put_new(input_key(batch.batch_id), batch.input_jsonl(), "application/x-ndjson")
     created = put_new(status_key(batch.batch_id), json.dumps(initial_status(batch, now()), ensure_ascii=False).encode(), content_types.APPLICATION_JSON)
     status = "running" if created else status_of_existing(batch.batch_id)
     if status == "running":
-        start(batch)
+        start(batch, caller)
     logger.info("batch submitted", extra={"batch_id": batch.batch_id, "lines": batch.total, "new": created, "status": status})
     emit_metric("BatchesSubmitted", 1)
     emit_metric("BatchLinesSubmitted", batch.total)
     return {"batch_id": batch.batch_id, "status_url": f"{public_base_url()}/{status_key(batch.batch_id)}", "lines": batch.total}
 
 
-def start(batch: Batch) -> None:
+def start(batch: Batch, caller: sources.Caller | None) -> None:
     settings = get_settings()
-    execution_input: BatchExecutionInput = {"batch_id": batch.batch_id, "bucket": settings.bucket, "input_key": input_key(batch.batch_id), "total": batch.total}
+    execution_input: BatchExecutionInput = {
+        "batch_id": batch.batch_id,
+        "bucket": settings.bucket,
+        "input_key": input_key(batch.batch_id),
+        "total": batch.total,
+        "caller": caller,
+    }
     try:
         sfn_client().start_execution(stateMachineArn=settings.state_machine_arn, name=batch.batch_id, input=json.dumps(execution_input))
     except sfn_client().exceptions.ExecutionAlreadyExists:
@@ -222,13 +230,21 @@ def submit_batch() -> Response[Any]:
     media_type = media_type_of(event.headers.get("content-type"))
     if media_type is None:
         return Response(415, content_types.APPLICATION_JSON, {"error": "ValidationError", "message": UNSUPPORTED_MEDIA_TYPE_MESSAGE})
+    caller = caller_of(event.request_context.authorizer.claims)
     try:
-        batch = parse_batch(request_body(event), media_type, get_settings().limits)
+        batch = parse_batch(request_body(event), media_type, get_settings().limits, caller["sub"] if caller else None)
     except BatchRefused as exc:
         emit_metric("BatchesRefused", 1)
         logger.info("batch refused", extra={"reason": exc.body["message"], "bad_lines": len(exc.body["lines"])})
         return Response(400, content_types.APPLICATION_JSON, exc.body)
-    return Response(202, content_types.APPLICATION_JSON, submit(batch), headers={"Cache-Control": "no-store"})
+    return Response(202, content_types.APPLICATION_JSON, submit(batch, caller), headers={"Cache-Control": "no-store"})
+
+
+def caller_of(claims: dict[str, Any] | None) -> sources.Caller | None:
+    """The signed-in caller, from the claims of the ID token API Gateway's Cognito authorizer
+    accepted (None on a stack without sign-in): the lines run as theirs, within their quota."""
+    sub = (claims or {}).get("sub")
+    return {"sub": sub, "username": str((claims or {}).get("cognito:username", ""))} if sub else None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -262,7 +278,7 @@ def drop_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         batch = parse_batch(body, media_type, settings.limits)
     except BatchRefused as exc:
         return refuse(refused_batch_id(body), exc)
-    return dict(submit(batch))
+    return dict(submit(batch, None))  # a file dropped in the bucket is the stack owner's: no caller, no quota
 
 
 def refuse(batch_id: str, refused: BatchRefused) -> dict[str, Any]:

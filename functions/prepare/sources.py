@@ -74,7 +74,8 @@ def normalize(execution_input: Any, execution_name: Any, read_object: ReadObject
     # A request has no field named "request", "caller", "route" or "batch" (the schema refuses unknown
     # fields), so "request" with nothing but these beside it is the API's wrapping.
     if isinstance(execution_input, dict) and "request" in execution_input and set(execution_input) <= WRAPPER_KEYS:
-        caller = caller_of(execution_input["caller"]) if "caller" in execution_input else None
+        # A batch line names its batch's caller, null when the batch has none (sign-in off, a dropped file).
+        caller = caller_of(execution_input["caller"]) if execution_input.get("caller") is not None else None
         batch = batch_line_of(execution_input["batch"]) if "batch" in execution_input else None
         sync = route_is_sync(execution_input.get("route"))
         return Source(execution_input["request"], request_id_for(execution_name), "request", caller, sync=sync, batch=batch)

@@ -11,6 +11,8 @@ import pytest
 from handler_events import call
 
 import batch_input
+import batches
+import sources
 from planning import Endpoint, Request, assign, parse_endpoints, plan
 from request_validation import ValidationError
 from sources import BatchLine, Source, normalize
@@ -102,6 +104,9 @@ def test_the_batch_workflow_passes_each_stored_line_to_prepare_as_a_batch_line()
     item = {name: value for name, value in lines["ItemSelector"].items() if "Map.Item.Value" in value}
     assert item == {name: f"{{% $states.context.Map.Item.Value.{name} %}}" for name in get_type_hints(batch_input.StoredLine)}
     (child,) = lines["ItemProcessor"]["States"].values()
-    assert set(child["Arguments"]["Input"]) == {"request", "batch"}
+    assert set(child["Arguments"]["Input"]) == {"request", "batch", "caller"} <= sources.WRAPPER_KEYS
+    # The batch's caller (the submit's execution input) goes to every line: each counts against their quota.
+    assert child["Arguments"]["Input"]["caller"] == lines["ItemSelector"]["caller"] == "{% $states.input.caller %}"
+    assert "caller" in get_type_hints(batches.BatchExecutionInput)
     assert set(child["Arguments"]["Input"]["batch"]) == set(get_type_hints(BatchLine))
     assert child["Arguments"]["Name"] == "{% $states.input.request_id %}"

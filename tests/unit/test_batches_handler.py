@@ -63,16 +63,19 @@ def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     yield from stubbed("stepfunctions", monkeypatch, "sfn_client")
 
 
-def post(body: bytes, content_type: str | None = "application/x-ndjson", *, encoded: bool = True) -> tuple[int, dict[str, str], Any]:
-    """The proxy event API Gateway sends: a binary media type's body base64-encoded."""
-    event = proxy_event("POST", batches.ROUTE, {}, {"Content-Type": content_type} if content_type else {}, None)
+def post(
+    body: bytes, content_type: str | None = "application/x-ndjson", *, encoded: bool = True, claims: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """The proxy event API Gateway sends: a binary media type's body base64-encoded; ``claims``:
+    the ID token's, where the Cognito authorizer accepted one."""
+    event = proxy_event("POST", batches.ROUTE, {}, {"Content-Type": content_type} if content_type else {}, claims)
     event |= {"body": base64.b64encode(body).decode() if encoded else body.decode(), "isBase64Encoded": encoded}
     status, headers, answer = proxy_answer(batches.handler(event, LambdaContext("text2image-submit-batch")))
     return status, headers, json.loads(answer)
 
 
-def stored(content: bytes = FILE, media_type: str = "application/x-ndjson") -> Any:
-    return parse_batch(content, media_type, batches.get_settings().limits)
+def stored(content: bytes = FILE, media_type: str = "application/x-ndjson", owner: str | None = None) -> Any:
+    return parse_batch(content, media_type, batches.get_settings().limits, owner)
 
 
 def expect_put(s3: Stubber, key: str, body: bytes, content_type: str, *, exists: bool = False) -> None:
@@ -88,8 +91,9 @@ def expect_stored(s3: Stubber, batch: Any, *, exists: bool = False) -> None:
     expect_put(s3, f"batches/{batch.batch_id}/status.json", json.dumps(initial_status(batch, NOW)).encode(), "application/json", exists=exists)
 
 
-def expect_start(sfn: Stubber, batch: Any, *, already: bool = False) -> None:
+def expect_start(sfn: Stubber, batch: Any, *, already: bool = False, caller: dict[str, str] | None = None) -> None:
     execution_input = {"batch_id": batch.batch_id, "bucket": BUCKET, "input_key": f"batches/{batch.batch_id}/input.jsonl", "total": batch.total}
+    execution_input["caller"] = caller
     expected = {"stateMachineArn": MACHINE, "name": batch.batch_id, "input": json.dumps(execution_input)}
     if already:
         sfn.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400, expected_params=expected)
@@ -119,6 +123,18 @@ def test_a_good_file_is_stored_with_its_first_status_and_started(s3: Stubber, sf
     assert (status, body) == (202, accepted(batch))
     assert headers["Cache-Control"] == "no-store"
     assert body["lines"] == 2 and body["batch_id"].startswith("batch-")
+
+
+def test_a_signed_in_callers_batch_is_theirs_and_runs_within_their_quota(s3: Stubber, sfn: Stubber) -> None:
+    """Its id includes who sent it (the same file from another user is another batch), and the
+    batch workflow passes the caller to each line's run, whose Prepare counts it against the quota."""
+    caller = {"sub": "u-7", "username": "ana"}
+    batch = stored(owner="u-7")
+    assert batch.batch_id not in (stored().batch_id, stored(owner="u-8").batch_id)
+    expect_stored(s3, batch)
+    expect_start(sfn, batch, caller=caller)
+    status, _, body = post(FILE, claims={"sub": "u-7", "cognito:username": "ana", "token_use": "id"})
+    assert (status, body) == (202, accepted(batch))
 
 
 def test_a_plain_csv_body_with_a_charset_is_taken_too(s3: Stubber, sfn: Stubber) -> None:

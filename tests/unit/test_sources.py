@@ -141,7 +141,12 @@ def test_a_plain_request_has_no_caller() -> None:
     assert normalize({"text": "open"}, "exec-8", never_read).caller is None
 
 
-@pytest.mark.parametrize("caller", [None, "u-1", {"sub": "", "username": "ana"}, {"sub": "u-1"}, {"sub": 7, "username": "ana"}])
+def test_a_null_caller_is_no_caller() -> None:
+    """A batch line of a batch with no caller (sign-in off, a file dropped in the bucket) names it null."""
+    assert normalize({"request": {"text": "x"}, "caller": None}, "exec-7", never_read).caller is None
+
+
+@pytest.mark.parametrize("caller", ["u-1", {"sub": "", "username": "ana"}, {"sub": "u-1"}, {"sub": 7, "username": "ana"}])
 def test_a_malformed_caller_is_refused_by_name(caller: Any) -> None:
     with pytest.raises(ValidationError) as raised:
         normalize({"request": {"text": "x"}, "caller": caller}, "exec-7", never_read)

@@ -28,7 +28,7 @@ def jsonl(requests: list[dict[str, Any]]) -> bytes:
 def submit(stack: LocalStack, requests: list[dict[str, Any]]) -> str:
     """Store the batch and start it as POST /text2image/batches does (the submit function's code); its id."""
     batch = batch_input.parse_batch(jsonl(requests), batch_input.JSONL, batches.get_settings().limits)
-    batches.submit(batch)
+    batches.submit(batch, None)
     return str(batch.batch_id)
 
 
