@@ -56,6 +56,7 @@ from batch_input import (
     status_key,
 )
 from num_images import default_num_images
+from prepare_environment import whole_number
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -104,18 +105,11 @@ class Settings:
             state_machine_arn=os.environ["BATCH_STATE_MACHINE_ARN"],
             public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"],
             limits=Limits(
-                max_lines=_whole_number("MAX_BATCH_LINES", DEFAULT_MAX_LINES),
-                max_bytes=_whole_number("MAX_BATCH_BYTES", DEFAULT_MAX_BYTES),
+                max_lines=whole_number("MAX_BATCH_LINES", 1, DEFAULT_MAX_LINES),
+                max_bytes=whole_number("MAX_BATCH_BYTES", 1, DEFAULT_MAX_BYTES),
                 default_num_images=default_num_images(),
             ),
         )
-
-
-def _whole_number(variable: str, default: int) -> int:
-    text = os.environ.get(variable, str(default))
-    if not (text.isascii() and text.isdigit() and int(text) >= 1):
-        raise ValueError(f"{variable} must be a whole number of at least 1, not {text!r}")
-    return int(text)
 
 
 @cache

@@ -27,6 +27,7 @@ import planning
 import quota
 import sources
 from num_images import default_num_images
+from prepare_environment import whole_number
 from request_validation import ValidationError, validated_request
 
 if TYPE_CHECKING:
@@ -83,21 +84,13 @@ class Settings:
             endpoints=planning.parse_endpoints(os.environ["ENDPOINT_NAMES"]),
             default_num_images=default_num_images(),
             call_limits=planning.CallLimits(
-                images_per_call=_whole_number("IMAGES_PER_CALL", low=0),
-                max_images=_whole_number("MAX_IMAGES_PER_CALL", low=1),
-                max_pixels=_whole_number("MAX_PIXELS_PER_CALL", low=1),
+                images_per_call=whole_number("IMAGES_PER_CALL", low=0),
+                max_images=whole_number("MAX_IMAGES_PER_CALL", low=1),
+                max_pixels=whole_number("MAX_PIXELS_PER_CALL", low=1),
             ),
-            quota=Quota(os.environ["USAGE_TABLE"], _whole_number("DAILY_IMAGES_PER_USER", low=1)) if os.environ.get("USAGE_TABLE") else None,
+            quota=Quota(os.environ["USAGE_TABLE"], whole_number("DAILY_IMAGES_PER_USER", low=1)) if os.environ.get("USAGE_TABLE") else None,
             cold_wait_seconds=_seconds("COLD_WAIT_SECONDS", DEFAULT_COLD_WAIT_SECONDS),
         )
-
-
-def _whole_number(variable: str, low: int) -> int:
-    """A whole-number setting; set by the stack (infra/functions.py) from cdk.json's context."""
-    text = os.environ[variable]
-    if not (text.isascii() and text.isdigit() and int(text) >= low):
-        raise ValueError(f"{variable} must be a whole number of at least {low}, not {text!r}")
-    return int(text)
 
 
 def _seconds(variable: str, default: float) -> float:
