@@ -6,15 +6,12 @@ DIR/<line>/<index>.jpeg keeping those already there, Ctrl-C stops cleanly."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stand_in_api import Answer, FakeClock, StandIn, serving
 
 from text2image.cli import BAD_INPUT, INTERRUPTED, main
 from text2image.client import BATCH_STATUS_GRACE, Waiting
@@ -26,58 +23,8 @@ STATUS_PATH = f"/batches/{BATCH}/status.json"
 JSONL = b'{"text": "a cat", "num_images": 2}\n\n{"text": "a dog", "num_images": 2}\n{"text": "a cow", "num_images": 2}\n'
 
 
-@dataclass
-class Answer:
-    status: int
-    body: dict[str, Any] | bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class StandIn:
-    """An API on a real socket answering from a script per (method, path): each request takes the
-    next answer, the last one repeats. Every request is recorded, with its headers and body."""
-
-    def __init__(self) -> None:
-        self.script: dict[tuple[str, str], list[Answer]] = {}
-        self.seen: list[Seen] = []
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.answer()
-
-            def do_POST(self) -> None:
-                self.answer()
-
-            def answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                stand_in.seen.append(Seen(self.command, self.path, {name.lower(): value for name, value in self.headers.items()}, body))
-                answers = stand_in.script.get((self.command, self.path)) or [Answer(404, {"error": "NotFound", "message": f"no such path {self.path}"})]
-                answer = answers.pop(0) if len(answers) > 1 else answers[0]
-                payload = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def requests(self, method: str, path: str) -> list[Seen]:
-        return [seen for seen in self.seen if (seen.method, seen.path) == (method, path)]
+class BatchApi(StandIn):
+    """The stand-in API with the batch route's answers and status documents."""
 
     def accepts(self, lines: int = 3) -> None:
         """POST /text2image/batches answers 202 for a batch of ``lines`` lines."""
@@ -113,29 +60,8 @@ def document(lines: list[dict[str, Any]], status: str = "running") -> dict[str, 
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no tokens of the user running the tests
-    stand_in = StandIn()
-    thread = threading.Thread(target=stand_in.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
-
-
-class FakeClock:
-    """Sleeps that only move a clock, and remember how long each was."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def waiting(self) -> Waiting:
-        return Waiting(sleep=self.sleep, clock=lambda: self.now)
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[BatchApi]:
+    yield from serving(BatchApi(), monkeypatch, tmp_path)
 
 
 def batch_file(tmp_path: Path, name: str = "prompts.jsonl", content: bytes = JSONL) -> Path:
@@ -144,7 +70,7 @@ def batch_file(tmp_path: Path, name: str = "prompts.jsonl", content: bytes = JSO
     return path
 
 
-def batch(api: StandIn, clock: FakeClock, file: Path, *args: str) -> int:
+def batch(api: BatchApi, clock: FakeClock, file: Path, *args: str) -> int:
     return main(["batch", str(file), "--api", api.url, *args], waiting=clock.waiting())
 
 
@@ -153,7 +79,7 @@ def batch(api: StandIn, clock: FakeClock, file: Path, *args: str) -> int:
     [("prompts.jsonl", "application/x-ndjson"), ("prompts.ndjson", "application/x-ndjson"), ("Prompts.CSV", "text/csv")],
 )
 def test_the_file_is_sent_as_it_is_with_the_type_its_name_says(
-    api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, media_type: str
+    api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, media_type: str
 ) -> None:
     api.accepts()
     content = JSONL if media_type != "text/csv" else b"text,num_images\na cat,2\n"
@@ -171,7 +97,7 @@ def test_the_file_is_sent_as_it_is_with_the_type_its_name_says(
 
 @pytest.mark.parametrize(("name", "why"), [("prompts.txt", "a batch file is JSONL (.jsonl, .ndjson) or CSV (.csv)"), ("missing.jsonl", "No such file")])
 def test_a_file_that_cannot_be_sent_is_refused_before_any_request(
-    api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str
+    api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str
 ) -> None:
     file = batch_file(tmp_path, name) if name != "missing.jsonl" else tmp_path / name
     assert batch(api, FakeClock(), file) == BAD_INPUT
@@ -179,7 +105,7 @@ def test_a_file_that_cannot_be_sent_is_refused_before_any_request(
     assert api.seen == []
 
 
-def test_a_refused_file_prints_each_bad_line_and_exits_2(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_refused_file_prints_each_bad_line_and_exits_2(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     refusal = {
         "error": "ValidationError",
         "message": "2 of 20 lines are invalid: line 3: text: must not be empty; line 17: body: is not a JSON object on one line",
@@ -202,27 +128,27 @@ def test_a_refused_file_prints_each_bad_line_and_exits_2(api: StandIn, tmp_path:
     assert api.requests("GET", STATUS_PATH) == []
 
 
-def test_a_type_the_api_does_not_take_exits_2(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_type_the_api_does_not_take_exits_2(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     message = "Content-Type: must be application/x-ndjson or text/csv"
     api.script[("POST", "/text2image/batches")] = [Answer(415, {"error": "ValidationError", "message": message})]
     assert batch(api, FakeClock(), batch_file(tmp_path)) == BAD_INPUT
     assert message in capsys.readouterr().err
 
 
-def test_refused_for_want_of_sign_in_says_how_to_sign_in(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refused_for_want_of_sign_in_says_how_to_sign_in(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.script[("POST", "/text2image/batches")] = [Answer(401, {"error": "Unauthorized", "message": "sign in first"})]
     assert batch(api, FakeClock(), batch_file(tmp_path)) == 1
     assert f"sign in first: text2image login --api {api.url}" in capsys.readouterr().err
 
 
-def test_the_stored_id_token_is_sent(api: StandIn, tmp_path: Path) -> None:
+def test_the_stored_id_token_is_sent(api: BatchApi, tmp_path: Path) -> None:
     TokenStore().put(api.url, Session("demo", "id-token-of-demo", "refresh", 2**40, "client", "http://127.0.0.1:9/"))
     api.accepts()
     assert batch(api, FakeClock(), batch_file(tmp_path)) == 0
     assert [seen.headers.get("authorization") for seen in api.requests("POST", "/text2image/batches")] == ["id-token-of-demo"]
 
 
-def test_wait_follows_status_json_with_back_off_until_the_batch_ends(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_wait_follows_status_json_with_back_off_until_the_batch_ends(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()
     pending = [api.entry(1), api.entry(3), api.entry(4)]
     halfway = [api.entry(1, "succeeded", (0, 1)), api.entry(3), api.entry(4)]
@@ -244,7 +170,7 @@ def test_wait_follows_status_json_with_back_off_until_the_batch_ends(api: StandI
     ]
 
 
-def test_the_looks_back_off_up_to_every_5_seconds(api: StandIn, tmp_path: Path) -> None:
+def test_the_looks_back_off_up_to_every_5_seconds(api: BatchApi, tmp_path: Path) -> None:
     api.accepts()
     running = Answer(200, document([api.entry(1), api.entry(2), api.entry(3)]))
     ended = Answer(200, document([api.entry(n, "succeeded", (0,)) for n in (1, 2, 3)], "succeeded"))
@@ -254,7 +180,7 @@ def test_the_looks_back_off_up_to_every_5_seconds(api: StandIn, tmp_path: Path) 
     assert clock.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0, 5.0, 5.0, 5.0]
 
 
-def test_each_look_asks_only_for_a_newer_version(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_look_asks_only_for_a_newer_version(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()
     lines = [api.entry(1), api.entry(2), api.entry(3)]
     api.script[("GET", STATUS_PATH)] = [
@@ -268,7 +194,7 @@ def test_each_look_asks_only_for_a_newer_version(api: StandIn, tmp_path: Path, c
 
 
 @pytest.mark.parametrize("ending", ["partial", "failed"])
-def test_a_batch_that_lost_images_exits_1_and_says_why(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str], ending: str) -> None:
+def test_a_batch_that_lost_images_exits_1_and_says_why(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], ending: str) -> None:
     api.accepts()
     lost = "sd-1: EndpointError (1 image lost)"
     if ending == "partial":
@@ -286,7 +212,7 @@ def test_a_batch_that_lost_images_exits_1_and_says_why(api: StandIn, tmp_path: P
         assert out.splitlines()[-1] == "batch failed: 3/3 lines, 3 failed, 0 images"
 
 
-def test_out_saves_every_image_as_line_and_index_keeping_those_already_there(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_saves_every_image_as_line_and_index_keeping_those_already_there(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()
     out = tmp_path / "out"
     (out / "1").mkdir(parents=True)
@@ -302,7 +228,7 @@ def test_out_saves_every_image_as_line_and_index_keeping_those_already_there(api
     assert capsys.readouterr().out.splitlines()[-1] == f"5 images in {out}/<line>/<index>.jpeg (1 already there)"
 
 
-def test_out_without_wait_saves_what_has_ended_and_says_how_to_get_the_rest(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_without_wait_saves_what_has_ended_and_says_how_to_get_the_rest(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()
     out = tmp_path / "out"
     api.script[("GET", STATUS_PATH)] = [Answer(200, document([api.entry(1, "succeeded", (0, 1)), api.entry(3), api.entry(4)]))]
@@ -314,7 +240,7 @@ def test_out_without_wait_saves_what_has_ended_and_says_how_to_get_the_rest(api:
     assert f"1 of 3 lines have ended; the rest: text2image batch {file} --api {api.url} --wait --out {out}" in captured.err
 
 
-def test_ctrl_c_while_following_stops_cleanly_and_the_batch_goes_on(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_while_following_stops_cleanly_and_the_batch_goes_on(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()
     api.script[("GET", STATUS_PATH)] = [Answer(200, document([api.entry(1), api.entry(3), api.entry(4)]))]
 
@@ -329,7 +255,7 @@ def test_ctrl_c_while_following_stops_cleanly_and_the_batch_goes_on(api: StandIn
     assert len(api.requests("GET", STATUS_PATH)) == 1
 
 
-def test_a_status_that_never_appears_ends_the_wait(api: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_status_that_never_appears_ends_the_wait(api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     api.accepts()  # and no status.json: the stand-in answers 404
     clock = FakeClock()
     assert batch(api, clock, batch_file(tmp_path), "--wait") == 1
@@ -337,7 +263,7 @@ def test_a_status_that_never_appears_ends_the_wait(api: StandIn, tmp_path: Path,
     assert f"404 StatusUnreadable: {api.url}{STATUS_PATH} answered 404" in capsys.readouterr().err
 
 
-def test_a_failed_look_is_tried_again(api: StandIn, tmp_path: Path) -> None:
+def test_a_failed_look_is_tried_again(api: BatchApi, tmp_path: Path) -> None:
     api.accepts()
     ended = Answer(200, document([api.entry(n, "succeeded", (0,)) for n in (1, 3, 4)], "succeeded"))
     api.script[("GET", STATUS_PATH)] = [Answer(200, document([api.entry(1), api.entry(3), api.entry(4)])), Answer(503, b"busy"), ended]

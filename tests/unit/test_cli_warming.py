@@ -6,14 +6,12 @@ socket, with a fake clock: no test sleeps."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stand_in_api import Answer, FakeClock, StandIn, serving
 
 from text2image.cli import INTERRUPTED, main
 from text2image.client import Waiting
@@ -23,83 +21,9 @@ JPEG = b"\xff\xd8\xff\xd9"
 ENDPOINTS = ("sd-1", "sd-2")
 
 
-@dataclass
-class Answer:
-    status: int
-    body: dict[str, Any] | bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    authorization: str | None
-
-
-class StandIn:
-    """An API on a real socket answering from a script per (method, path): each request takes
-    the next answer, the last one repeats. Every request is recorded."""
-
-    def __init__(self) -> None:
-        self.script: dict[tuple[str, str], list[Answer]] = {}
-        self.seen: list[Seen] = []
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.answer()
-
-            def do_POST(self) -> None:
-                self.answer()
-
-            def answer(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                stand_in.seen.append(Seen(self.command, self.path, self.headers.get("Authorization")))
-                answers = stand_in.script.get((self.command, self.path)) or [Answer(404, {"error": "NotFound", "message": f"no such path {self.path}"})]
-                answer = answers.pop(0) if len(answers) > 1 else answers[0]
-                body = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def posts(self, path: str) -> list[Seen]:
-        return [seen for seen in self.seen if (seen.method, seen.path) == ("POST", path)]
-
-
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no tokens of the user running the tests
-    stand_in = StandIn()
-    thread = threading.Thread(target=stand_in.server.serve_forever, daemon=True)
-    thread.start()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
-
-
-class FakeClock:
-    """Sleeps that only move a clock, and remember how long each was."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def waiting(self) -> Waiting:
-        return Waiting(sleep=self.sleep, clock=lambda: self.now)
+    yield from serving(StandIn(), monkeypatch, tmp_path)
 
 
 def warming_up(retry_after: int, header: bool = True) -> Answer:
