@@ -125,7 +125,7 @@ def test_prepare_refuses_a_bad_cold_wait(monkeypatch: pytest.MonkeyPatch, value:
         prepare.Settings.from_env()
 
 
-@pytest.mark.parametrize("value", ['["sd-1-model"]', '{"sd-1": ""}', '{"sd-1": 3}', 'sd-1=sd-1-model'])
+@pytest.mark.parametrize("value", ['["sd-1-model"]', '{"sd-1": ""}', '{"sd-1": 3}', "sd-1=sd-1-model"])
 def test_invoke_endpoint_refuses_a_bad_component_list(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     import invoke_endpoint
 
