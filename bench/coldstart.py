@@ -40,12 +40,13 @@ CALL = {
     "height": 512,
     "num_inference_steps": 20,
     "guidance_scale": 7.5,
+    "capacity_deadline": 0.0,
 }
 EVENTS: dict[str, Any] = {
     "prepare": {"input": {"text": "cold start", "num_images": 2}, "execution_name": "coldstart"},
     "invoke_endpoint": CALL,
     "collect": {
-        "plan": {"request_id": "coldstart", "request": {"text": "cold start"}, "lanes": []},
+        "plan": {"request_id": "coldstart", "request": {"text": "cold start"}, "lanes": [], "caller": None, "reservation": None, "capacity_deadline": 0.0},
         "results": [[{"images": [{"index": 0, "key": "images/coldstart/0.jpeg", "seed": 1, "endpoint": "sd-local-1", "seconds": 0.1}]}]],
         "started": "2026-01-01T00:00:00Z",
     },
@@ -64,6 +65,7 @@ def lambda_environment(stack: LocalStackProcess | None) -> dict[str, str]:
         "MAX_IMAGES_PER_CALL": str(context_defaults()["maxImagesPerCall"]),
         "MAX_PIXELS_PER_CALL": str(context_defaults()["maxPixelsPerCall"]),
         "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
+        "COLD_START_SECONDS": str(context_defaults()["endpointColdStartSeconds"]),
         "POWERTOOLS_SERVICE_NAME": "text2image",
         "POWERTOOLS_METRICS_NAMESPACE": "text2image",
         "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -28,6 +28,8 @@ def record(collect: Any, sub: str, started: str, request_id: str) -> None:
         "request_id": request_id,
         "request": {"text": f"run {request_id}", "num_images": 1, "guidance_scale": 7.5, "seed": 5},
         "caller": {"sub": sub, "username": "ana"},
+        "reservation": {"sk": "QUOTA#2026-11-26", "images": 1},
+        "capacity_deadline": 0.0,
     }
     call(collect, {"plan": plan, "results": [[{"images": [image]}]], "started": started})
 
