@@ -91,7 +91,7 @@ def test_the_api_as_documented(case: schemathesis.Case[Any], drained_stack: Loca
     # A batch file is a string to a JSON Schema: whether its lines are requests is the file format's
     # rule, which no schema of a string states, so a generated string is not data the API must take.
     # Every answer to it is still checked against the document (a 400 naming the lines).
-    excluded = [openapi_checks.positive_data_acceptance] if case.media_type in (JSONL, CSV) else []
+    excluded: list[CheckFunction] = [openapi_checks.positive_data_acceptance] if case.media_type in (JSONL, CSV) else []
     case.call_and_validate(base_url=drained_stack.gateway.url, additional_checks=[undeclared_method_answered_as_deployed], excluded_checks=excluded)
 
 
