@@ -11,10 +11,12 @@
 
 A good file is stored as ``batches/<batch_id>/input.jsonl``, its status document is created
 (every line pending) and the batch state machine is started with the batch id as execution name,
-input ``{"batch_id", "bucket", "input_key", "total"}``. The same file again is the same batch:
-nothing is rewritten, and an execution is started only while the batch's status says running
-(a first submit that stopped before StartExecution; Step Functions answers the same execution for
-a running one, ExecutionAlreadyExists for an ended one), so an ended batch is never restarted.
+input ``{"batch_id", "bucket", "input_key", "total", "caller"}``. The same file again is the same
+batch: nothing is rewritten, and an execution is started only while the batch's status says
+running (a first submit that stopped before StartExecution; Step Functions answers the same
+execution for a running one), so an ended batch is never restarted. A batch whose status says
+running while its execution has closed (its objects expired and the file came again) runs again
+under the next execution name, ``<batch_id>-2`` ...
 
 Environment: ``BUCKET_NAME``, ``BATCH_STATE_MACHINE_ARN``, ``PUBLIC_BASE_URL_PARAMETER`` (the SSM
 parameter holding the public base URL, as Collect reads it), ``MAX_BATCH_LINES`` (default 10000),
@@ -70,6 +72,8 @@ DEFAULT_MAX_LINES = 10_000  # cdk.json's text2image:maxBatchLines
 # through the S3 drop.
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 # S3's answers to a conditional write (If-None-Match: *) when the key exists, or is being written.
+# Executions of one batch (a batch runs again after its objects expired): a bound, not an expected count.
+MAX_INCARNATIONS = 20
 KEY_EXISTS = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 
@@ -186,10 +190,21 @@ def start(batch: Batch, caller: sources.Caller | None) -> None:
         "total": batch.total,
         "caller": caller,
     }
-    try:
-        sfn_client().start_execution(stateMachineArn=settings.state_machine_arn, name=batch.batch_id, input=json.dumps(execution_input))
-    except sfn_client().exceptions.ExecutionAlreadyExists:
-        logger.info("batch already started", extra={"batch_id": batch.batch_id})
+    # StartExecution of a Standard workflow is idempotent: the same name and input while it runs is
+    # answered as the first call was (a second submit of a running batch starts nothing). The name
+    # is refused (ExecutionAlreadyExists) only once that execution has closed, while this batch's
+    # status still says running: its objects expired and the file came again (Step Functions keeps
+    # names 90 days, the bucket the batch 30), or it ended without its final status. That batch
+    # runs again under the next name, <batch id>-2, -3 ...: racing submits still start one.
+    for incarnation in range(1, MAX_INCARNATIONS + 1):
+        name = batch.batch_id if incarnation == 1 else f"{batch.batch_id}-{incarnation}"
+        try:
+            sfn_client().start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=json.dumps(execution_input))
+        except sfn_client().exceptions.ExecutionAlreadyExists:
+            continue
+        logger.info("batch started", extra={"batch_id": batch.batch_id, "execution": name})
+        return
+    raise RuntimeError(f"batch {batch.batch_id} has closed under {MAX_INCARNATIONS} execution names: it is not started again")
 
 
 def record_refusal(batch_id: str, refused: BatchRefused) -> dict[str, Any]:

@@ -91,14 +91,17 @@ def expect_stored(s3: Stubber, batch: Any, *, exists: bool = False) -> None:
     expect_put(s3, f"batches/{batch.batch_id}/status.json", json.dumps(initial_status(batch, NOW)).encode(), "application/json", exists=exists)
 
 
-def expect_start(sfn: Stubber, batch: Any, *, already: bool = False, caller: dict[str, str] | None = None) -> None:
+def expect_start(sfn: Stubber, batch: Any, *, closed: bool = False, caller: dict[str, str] | None = None, name: str | None = None) -> None:
+    """StartExecution as Step Functions answers it: the execution (new, or the same one running: a
+    Standard workflow's start is idempotent for the same name and input), or ExecutionAlreadyExists
+    once an execution of that name has closed."""
     execution_input = {"batch_id": batch.batch_id, "bucket": BUCKET, "input_key": f"batches/{batch.batch_id}/input.jsonl", "total": batch.total}
     execution_input["caller"] = caller
-    expected = {"stateMachineArn": MACHINE, "name": batch.batch_id, "input": json.dumps(execution_input)}
-    if already:
+    expected = {"stateMachineArn": MACHINE, "name": name or batch.batch_id, "input": json.dumps(execution_input)}
+    if closed:
         sfn.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists", http_status_code=400, expected_params=expected)
     else:
-        sfn.add_response("start_execution", {"executionArn": f"{MACHINE}:{batch.batch_id}", "startDate": "2026-11-25T12:00:00Z"}, expected)
+        sfn.add_response("start_execution", {"executionArn": f"{MACHINE}:{expected['name']}", "startDate": "2026-11-25T12:00:00Z"}, expected)
 
 
 def expect_existing_status(s3: Stubber, batch: Any, status: str) -> None:
@@ -184,11 +187,24 @@ def test_any_other_content_type_is_unsupported(s3: Stubber, sfn: Stubber, conten
 
 def test_the_same_file_while_its_batch_runs_is_the_same_batch(s3: Stubber, sfn: Stubber) -> None:
     """Nothing is rewritten; the execution is asked for again (a first submit may have stopped
-    before starting it) and Step Functions answers that it exists."""
+    before starting it) and Step Functions answers with the running one (the Stubber fails the
+    test on any second start)."""
     batch = stored()
     expect_stored(s3, batch, exists=True)
     expect_existing_status(s3, batch, "running")
-    expect_start(sfn, batch, already=True)
+    expect_start(sfn, batch)
+    assert post(FILE)[::2] == (202, accepted(batch))
+
+
+def test_a_batch_whose_execution_closed_while_it_says_running_runs_again_under_the_next_name(s3: Stubber, sfn: Stubber) -> None:
+    """The file again after the batch's objects expired (Step Functions keeps execution names 90
+    days, the bucket the batch 30): a fresh status says running, the old name is taken by a
+    closed execution; without a new name the status would say running for ever."""
+    batch = stored()
+    expect_stored(s3, batch)
+    expect_start(sfn, batch, closed=True)
+    expect_start(sfn, batch, closed=True, name=f"{batch.batch_id}-2")
+    expect_start(sfn, batch, name=f"{batch.batch_id}-3")
     assert post(FILE)[::2] == (202, accepted(batch))
 
 
