@@ -141,3 +141,16 @@ def wait_until(condition: Any, what: str, timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
         time.sleep(0.02)
+
+
+def endpoint_stats(url: str) -> dict[str, dict[str, Any]]:
+    """Each local endpoint's counters and, with ``--scale-to-zero``, its ``state``, ``copies`` and
+    ``cold_refusals`` (the endpoint server's ``GET /_local/stats``, also at the gateway's URL)."""
+    _, _, body = http("GET", f"{url}/_local/stats", content_type=None)
+    stats: dict[str, dict[str, Any]] = json.loads(body)["endpoints"]
+    return stats
+
+
+def wait_for_endpoints(url: str, state: str, timeout: float) -> None:
+    """Until every endpoint of a stack started with ``--scale-to-zero`` is ``state`` (warm, cold, warming)."""
+    wait_until(lambda: all(e["state"] == state for e in endpoint_stats(url).values()), f"every endpoint {state}", timeout=timeout)

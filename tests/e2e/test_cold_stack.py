@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from support import UNTHROTTLED, http, jpeg_dimensions, post_json, wait_until
+from support import UNTHROTTLED, endpoint_stats, http, jpeg_dimensions, post_json, wait_for_endpoints, wait_until
 
 from text2image.local.process import LocalStackProcess
 
@@ -25,15 +24,9 @@ def cold_stack() -> Iterator[LocalStackProcess]:
         yield process
 
 
-def endpoints(url: str) -> dict[str, dict[str, Any]]:
-    _, _, body = http("GET", f"{url}/_local/stats", content_type=None)
-    stats: dict[str, dict[str, Any]] = json.loads(body)["endpoints"]
-    return stats
-
-
 def wait_for_state(url: str, state: str) -> None:
     """Every endpoint in ``state``: cold after IDLE s without a call, warm COLD_START s after it was asked."""
-    wait_until(lambda: all(e["state"] == state for e in endpoints(url).values()), f"every endpoint {state}", timeout=IDLE + COLD_START + 30)
+    wait_for_endpoints(url, state, timeout=IDLE + COLD_START + 30)
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -48,7 +41,7 @@ def test_the_banner_says_the_endpoints_scale_to_zero(cold_stack: LocalStackProce
 def test_a_sync_request_to_cold_endpoints_answers_503_warming_up_at_once_and_loses_nothing(cold_stack: LocalStackProcess) -> None:
     url = cold_stack.url
     wait_for_state(url, "cold")
-    refused_before = sum(e["cold_refusals"] for e in endpoints(url).values())
+    refused_before = sum(e["cold_refusals"] for e in endpoint_stats(url).values())
     status, headers, body = http("POST", f"{url}/text2image", json.dumps(SMALL).encode())
     answer = json.loads(body)
     assert (status, answer["error"], headers["Retry-After"], answer["retry_after"]) == (503, "WarmingUp", str(COLD_START), COLD_START)
@@ -60,7 +53,7 @@ def test_a_sync_request_to_cold_endpoints_answers_503_warming_up_at_once_and_los
     status, manifest = get(f"{url}/requests/{request_id}.json")
     assert status == 200 and json.loads(manifest)["status"] == "failed"
     # The refused calls started the endpoints (the NoCapacityInvocationFailures alarm on AWS).
-    stats = endpoints(url)
+    stats = endpoint_stats(url)
     assert sum(e["cold_refusals"] for e in stats.values()) == refused_before + 2 and {e["state"] for e in stats.values()} == {"warming"}
     wait_for_state(url, "warm")
     status, images = post_json(f"{url}/text2image", SMALL)
@@ -78,13 +71,13 @@ def test_a_job_started_while_cold_completes_once_the_endpoints_are_back(cold_sta
     for image in job["images"]:
         status, data = get(image)
         assert status == 200 and jpeg_dimensions(data) == (256, 256)
-    assert all(e["cold_refusals"] >= 1 for e in endpoints(url).values())
+    assert all(e["cold_refusals"] >= 1 for e in endpoint_stats(url).values())
 
 
 def test_warming_brings_cold_endpoints_back_ahead_of_use(cold_stack: LocalStackProcess) -> None:
     url = cold_stack.url
     wait_for_state(url, "cold")
-    refused = sum(e["cold_refusals"] for e in endpoints(url).values())
+    refused = sum(e["cold_refusals"] for e in endpoint_stats(url).values())
     status, headers, body = http("POST", f"{url}/text2image/warm", b"{}")
     answer = json.loads(body)
     assert (status, headers["Retry-After"], answer["retry_after"]) == (202, str(COLD_START), COLD_START)
@@ -97,6 +90,6 @@ def test_warming_brings_cold_endpoints_back_ahead_of_use(cold_stack: LocalStackP
     wait_until(lambda: json.loads(http("POST", f"{url}/text2image/warm", b"{}")[2])["retry_after"] == 0, "warm", timeout=COLD_START + 30)
     status, images = post_json(f"{url}/text2image", SMALL)
     assert status == 200 and len(images["images"]) == 4
-    assert sum(e["cold_refusals"] for e in endpoints(url).values()) == refused  # warmed without a refused call
+    assert sum(e["cold_refusals"] for e in endpoint_stats(url).values()) == refused  # warmed without a refused call
     _, config = get(f"{url}/config.json")
     assert json.loads(config)["warm"] == {"coldStartSeconds": COLD_START}

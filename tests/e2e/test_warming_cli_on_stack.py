@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support import UNTHROTTLED, http, jpeg_dimensions, wait_until
+from support import UNTHROTTLED, endpoint_stats, jpeg_dimensions, wait_for_endpoints
 
 from text2image.local.process import LocalStackProcess
 
@@ -25,13 +23,8 @@ def cold_stack() -> Iterator[LocalStackProcess]:
         yield process
 
 
-def endpoints(url: str) -> dict[str, dict[str, Any]]:
-    stats: dict[str, dict[str, Any]] = json.loads(http("GET", f"{url}/_local/stats", content_type=None)[2])["endpoints"]
-    return stats
-
-
 def cold(url: str) -> None:
-    wait_until(lambda: all(e["state"] == "cold" for e in endpoints(url).values()), "every endpoint cold", timeout=IDLE + COLD_START + 30)
+    wait_for_endpoints(url, "cold", timeout=IDLE + COLD_START + 30)
 
 
 def cli(stack: LocalStackProcess, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +45,7 @@ def test_generate_sync_waits_for_cold_gpus_and_saves_the_images(cold_stack: Loca
 
 def test_warm_wait_brings_the_gpus_back_without_a_refused_call(cold_stack: LocalStackProcess, tmp_path: Path) -> None:
     cold(cold_stack.url)
-    refused = sum(e["cold_refusals"] for e in endpoints(cold_stack.url).values())
+    refused = sum(e["cold_refusals"] for e in endpoint_stats(cold_stack.url).values())
     out = cli(cold_stack, tmp_path, "warm", "--wait")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -62,8 +55,8 @@ def test_warm_wait_brings_the_gpus_back_without_a_refused_call(cold_stack: Local
         f"about {COLD_START} s until the GPUs are warm",
     ]
     assert lines[-3:] == ["sd-local-1  warm  (1 copy of sd-local-1-model)", "sd-local-2  warm  (1 copy of sd-local-2-model)", "all endpoints are warm"]
-    assert {e["state"] for e in endpoints(cold_stack.url).values()} == {"warm"}
-    assert sum(e["cold_refusals"] for e in endpoints(cold_stack.url).values()) == refused
+    assert {e["state"] for e in endpoint_stats(cold_stack.url).values()} == {"warm"}
+    assert sum(e["cold_refusals"] for e in endpoint_stats(cold_stack.url).values()) == refused
 
 
 def test_warm_where_nothing_scales_to_zero_says_so(tmp_path: Path) -> None:

@@ -6,16 +6,14 @@ of use, showing each endpoint's state. Where nothing scales to zero, there is no
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Request, expect
 from signed_in import SignedInStack
-from support import UNTHROTTLED, http, wait_until
+from support import UNTHROTTLED, endpoint_stats, wait_for_endpoints
 
 from text2image.local.process import LocalStackProcess
 from text2image.local.stack import LocalStack
@@ -40,14 +38,9 @@ def patient_stack() -> Iterator[LocalStackProcess]:
         yield process
 
 
-def endpoints(url: str) -> dict[str, dict[str, Any]]:
-    stats: dict[str, dict[str, Any]] = json.loads(http("GET", f"{url}/_local/stats", content_type=None)[2])["endpoints"]
-    return stats
-
-
 def cold(stack: LocalStackProcess) -> None:
     """Every endpoint without a copy (IDLE s after the last call)."""
-    wait_until(lambda: all(e["state"] == "cold" for e in endpoints(stack.url).values()), "every endpoint cold", timeout=IDLE + COLD_START + 30)
+    wait_for_endpoints(stack.url, "cold", timeout=IDLE + COLD_START + 30)
 
 
 def posts(page: Page, path: str) -> list[Request]:
@@ -98,7 +91,7 @@ def test_a_run_that_found_no_gpu_is_sent_again_once_they_are_warm(cold_stack: Lo
 
 def test_warm_up_gpus_shows_each_endpoint_until_all_are_warm(cold_stack: LocalStackProcess, page: Page) -> None:
     cold(cold_stack)
-    refused = sum(e["cold_refusals"] for e in endpoints(cold_stack.url).values())
+    refused = sum(e["cold_refusals"] for e in endpoint_stats(cold_stack.url).values())
     warms = posts(page, "/text2image/warm")
     page.goto(cold_stack.url + "/")
     gpus = page.locator("#gpus")
@@ -112,8 +105,8 @@ def test_warm_up_gpus_shows_each_endpoint_until_all_are_warm(cold_stack: LocalSt
     expect(page.get_by_role("status")).to_have_text("The GPUs are warm.")
     expect(button).to_be_enabled()
     assert len(warms) >= 2  # asked again until warm
-    assert {e["state"] for e in endpoints(cold_stack.url).values()} == {"warm"}
-    assert sum(e["cold_refusals"] for e in endpoints(cold_stack.url).values()) == refused  # warmed without a refused call
+    assert {e["state"] for e in endpoint_stats(cold_stack.url).values()} == {"warm"}
+    assert sum(e["cold_refusals"] for e in endpoint_stats(cold_stack.url).values()) == refused  # warmed without a refused call
 
 
 def test_where_nothing_scales_to_zero_there_is_no_warm_button(clean_stack: LocalStack, page: Page) -> None:
