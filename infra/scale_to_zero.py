@@ -96,27 +96,14 @@ class ScaleToZero(Construct):
         state returns to OK"): past the 60 s cooldown each repeat of +1 could add another copy, and
         another GPU instance, up to endpointMaxInstances, kept until idle since the load policy
         does not scale in. Exactly 1 asks for the one copy however often it repeats."""
-        action = autoscaling.StepScalingAction(
-            self,
+        self._set_copies_on_alarm(
             "OutFromZero",
-            scaling_target=self.target,
-            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
-            cooldown=COOLDOWN,
-        )
-        action.add_adjustment(adjustment=1, lower_bound=0)
-        alarm = cw.Alarm(
-            self,
-            "Refused",
-            alarm_description=f"Inference component {name} refused a call for want of a copy: add one (scale out from zero)",
+            copies=1,
+            alarm_id="Refused",
+            description=f"Inference component {name} refused a call for want of a copy: add one (scale out from zero)",
             metric=refused_calls(name),
-            threshold=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,  # no refused call: nothing to do
+            minutes=1,
         )
-        alarm.add_alarm_action(cw_actions.ApplicationScalingAction(action))
 
     def _build_idle_scale_in(self, name: str, idle_minutes: int) -> None:
         """Copies to exactly 0 after ``idle_minutes`` one-minute periods in which a copy ran and
@@ -128,31 +115,44 @@ class ScaleToZero(Construct):
         refused call or the warm route (UpdateInferenceComponentRuntimeConfig) just asked for. So a
         period breaches only while a copy runs (its utilization reports) and no call came: cold, or
         warming, periods do not; a refused call stops the idle count as a served one does."""
-        action = autoscaling.StepScalingAction(
-            self,
-            "IdleToZero",
-            scaling_target=self.target,
-            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
-            cooldown=COOLDOWN,
-        )
-        action.add_adjustment(adjustment=0, lower_bound=0)
         idle = cw.MathExpression(
             expression="IF(FILL(copies, 0) > 0 AND FILL(served, 0) + FILL(refused, 0) == 0, 1, 0)",
             using_metrics={"copies": copies_reporting(name), "served": invocations(name), "refused": refused_calls(name)},
             label=f"idle minutes {name}",
             period=MINUTE,
         )
+        self._set_copies_on_alarm(
+            "IdleToZero",
+            copies=0,
+            alarm_id="Idle",
+            description=f"Inference component {name} ran {idle_minutes} minutes without a call: down to zero copies (and instances)",
+            metric=idle,
+            minutes=idle_minutes,
+        )
+
+    def _set_copies_on_alarm(self, action_id: str, *, copies: int, alarm_id: str, description: str, metric: cw.IMetric, minutes: int) -> None:
+        """A step policy that sets exactly ``copies`` (however often CloudWatch repeats it while
+        the alarm stays in ALARM), driven by an alarm on ``metric`` at 1 or more in each of
+        ``minutes`` one-minute periods. No data is not a breach: no refused call, or no copy
+        reporting, asks for nothing."""
+        action = autoscaling.StepScalingAction(
+            self,
+            action_id,
+            scaling_target=self.target,
+            adjustment_type=autoscaling.AdjustmentType.EXACT_CAPACITY,
+            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+            cooldown=COOLDOWN,
+        )
+        action.add_adjustment(adjustment=copies, lower_bound=0)
         alarm = cw.Alarm(
             self,
-            "Idle",
-            alarm_description=f"Inference component {name} ran {idle_minutes} minutes without a call: down to zero copies (and instances)",
-            metric=idle,
+            alarm_id,
+            alarm_description=description,
+            metric=metric,
             threshold=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=idle_minutes,
-            datapoints_to_alarm=idle_minutes,
-            # No data at all: no copy reports, nothing to scale in.
+            evaluation_periods=minutes,
+            datapoints_to_alarm=minutes,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         alarm.add_alarm_action(cw_actions.ApplicationScalingAction(action))
