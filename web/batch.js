@@ -5,7 +5,7 @@
 // JSONL or CSV file to /text2image/batches (the ID token too where sign-in is on, as the main page
 // sends it) and opens the batch's page. No framework: the DOM is built with createElement and
 // textContent, so nothing the API or a file says is parsed as HTML.
-import {NEW_PASSWORD_REQUIRED, Session, SignedOut} from "./session.js";
+import {NEW_PASSWORD_REQUIRED, Session, SignedOut, signedInFetch} from "./session.js";
 
 const POLL_FIRST_MS = 1000;  // status.json is rewritten about every 10 s while a batch runs
 const POLL_MAX_MS = 5000;
@@ -163,18 +163,8 @@ function mediaType(file) {
   return MEDIA_TYPES[suffix] || null;
 }
 
-// An API call; signed in, with the user's ID token (refreshed when about to expire). A 401 means
-// the token no longer passes: the user signs in again (SignedOut).
-async function apiFetch(path, options = {}) {
-  const headers = {...(options.headers || {})};
-  if (session) headers.Authorization = await session.idToken();
-  const response = await fetch(path, {...options, headers});
-  if (response.status === 401 && session) {
-    session.forget();
-    throw new SignedOut("Your session has ended; please sign in again.");
-  }
-  return response;
-}
+// The page's API call: with the user's ID token where the API takes sign-in (session.js).
+const apiFetch = (path, options) => signedInFetch(session, path, options);
 
 function refusal(status, answer, response) {
   const message = answer && answer.message ? answer.message : response.statusText;

@@ -131,3 +131,17 @@ export class Session {
     if (refreshToken) await this.call("RevokeToken", {Token: refreshToken}).catch(() => undefined);
   }
 }
+
+// An API call; signed in (``session`` a Session; null where the API takes no sign-in), with the
+// user's ID token (refreshed when about to expire). A 401 means the token no longer passes: the
+// session is forgotten and the user signs in again (SignedOut).
+export async function signedInFetch(session, path, options = {}) {
+  const headers = {...(options.headers || {})};
+  if (session) headers.Authorization = await session.idToken();
+  const response = await fetch(path, {...options, headers});
+  if (response.status === 401 && session) {
+    session.forget();
+    throw new SignedOut("Your session has ended; please sign in again.");
+  }
+  return response;
+}

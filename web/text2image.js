@@ -6,7 +6,7 @@
 // if not, it works as it always has. Where the GPUs scale to zero (/config.json's "warm"), the
 // page follows them through the warm route (warm.js): it says they are starting and about how
 // long, sends a run again by itself when they were cold, and offers a "Warm up GPUs" button.
-import {NEW_PASSWORD_REQUIRED, Session, SignedOut} from "./session.js";
+import {NEW_PASSWORD_REQUIRED, Session, SignedOut, signedInFetch} from "./session.js";
 import {Runs} from "./runs.js";
 import {Gpus, allWarm, coldOutcome, waitLimitMs} from "./warm.js";
 
@@ -225,18 +225,8 @@ async function finish(outcome, figures, prompt) {
   if (!outcome.images.length) showError("No image could be made; see each image for why.");
 }
 
-// An API call; signed in, with the user's ID token (refreshed when about to expire). A 401 means
-// the token no longer passes: the user signs in again (SignedOut).
-async function apiFetch(path, options = {}) {
-  const headers = {...(options.headers || {})};
-  if (session) headers.Authorization = await session.idToken();
-  const response = await fetch(path, {...options, headers});
-  if (response.status === 401 && session) {
-    session.forget();
-    throw new SignedOut("Your session has ended; please sign in again.");
-  }
-  return response;
-}
+// The page's API call: with the user's ID token where the API takes sign-in (session.js).
+const apiFetch = (path, options) => signedInFetch(session, path, options);
 
 // POST /text2image/jobs: its 202 answer, or null once the refusal is shown.
 async function startJob(request) {
