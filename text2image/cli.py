@@ -39,7 +39,7 @@ from text2image.client import (
     while_warming,
 )
 from text2image.cognito_client import SignInFailed
-from text2image.local.capacity import DEFAULT_COLD_START
+from text2image.local.capacity import DEFAULT_COLD_START, warming_retry_interval
 from text2image.login import NotSignedIn, OpenApi, id_token, login, logout
 from text2image.stop_signals import StopSignals
 from text2image.token_store import TokenStore
@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None, waiting: Waiting = REAL_WAITING) -> int:
     up.add_argument(
         "--retry-time-scale",
         type=float,
-        default=1.0,
-        help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS)",
+        default=None,
+        help="multiply the workflow's Retry intervals (tests use 0.01; default 1 = as on AWS, or with --scale-to-zero "
+        "what calls a warming endpoint again within half the idle window)",
     )
     up.add_argument("--invocation-limit", type=float, default=60.0, help="seconds an endpoint call may take, as SageMaker's 60 s (tests scale it down)")
     up.add_argument(
@@ -323,7 +324,12 @@ def scale_to_zero_line(stack: LocalStack) -> str:
     """The banner's line on scale to zero (``--scale-to-zero``, ``--cold-start``); none without it."""
     if stack.config.scale_to_zero is None:
         return ""
-    return f"  scale to zero    endpoints scale to zero after {stack.config.scale_to_zero:g} s idle; a cold start takes {stack.config.cold_start:g} s\n"
+    config = stack.config
+    every = warming_retry_interval() * config.retry_scale
+    return (
+        f"  scale to zero    endpoints scale to zero after {config.scale_to_zero:g} s idle; a cold start takes {config.cold_start:g} s; "
+        f"a job calls a warming endpoint every {every:.3g} s (Retry intervals x {config.retry_scale:.3g})\n"
+    )
 
 
 def sign_in_lines(stack: LocalStack) -> str:

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from support import sagemaker_runtime
 
-from text2image.local.capacity import ScaleToZero
+from text2image.local.capacity import Capacity, ScaleToZero, fitted_retry_time_scale, warming_retry_interval
 from text2image.local.containers import PreviewContainer
 from text2image.local.endpoints import EndpointServer
 
@@ -288,3 +288,31 @@ def test_without_scale_to_zero_an_endpoint_is_always_warm_and_hosts_no_component
             control_plane.describe_inference_component(InferenceComponentName="sd-a-model")
     finally:
         server.stop()
+
+
+def calls_until_served(capacity: Capacity, clock: FakeClock, every: float, calls: int = 20) -> int | None:
+    """A job's calls to a cold endpoint, ``every`` seconds apart: how many until one is served."""
+    for attempt in range(1, calls + 1):
+        if capacity.admit():
+            capacity.finish()
+            return attempt
+        clock.advance(every)
+    return None
+
+
+@pytest.mark.parametrize("idle", [2.0, 8.0, 30.0])
+def test_a_job_retrying_at_the_fitted_cadence_is_served_once_the_copy_comes(clock: FakeClock, idle: float) -> None:
+    capacity = Capacity(ScaleToZero(idle, 3.0, clock))
+    clock.advance(idle)  # cold
+    every = warming_retry_interval() * fitted_retry_time_scale(idle)
+    assert every == pytest.approx(min(idle / 2, 15.0))
+    served = calls_until_served(capacity, clock, every)
+    assert served is not None and (served - 1) * every < 3.0 + every  # the first call after the cold start
+
+
+def test_at_the_deployed_cadence_a_copy_that_idles_in_seconds_goes_before_the_next_call(clock: FakeClock) -> None:
+    # Why `up --scale-to-zero 2` fits the Retry intervals to the idle window: every 15 s, never served.
+    capacity = Capacity(ScaleToZero(2.0, 3.0, clock))
+    clock.advance(2.0)
+    assert calls_until_served(capacity, clock, warming_retry_interval()) is None
+    assert capacity.refusals == 20

@@ -28,6 +28,11 @@ ENDPOINTS_URL = "http://127.0.0.1:9001"
         (["--scale-to-zero", "0"], "--scale-to-zero must be a positive number of seconds, not 0"),
         (["--scale-to-zero", "inf"], "--scale-to-zero must be a positive number of seconds, not inf"),
         (["--scale-to-zero", "2", "--cold-start", "-1"], "--cold-start must be a positive number of seconds, not -1"),
+        (
+            ["--scale-to-zero", "2", "--retry-time-scale", "1"],
+            "--retry-time-scale 1 calls a warming endpoint every 15 s, not within --scale-to-zero's 2 s idle: "
+            "a copy would go before a job used it; give at most 0.0667, or leave it out to have that",
+        ),
     ],
 )
 def test_up_refuses_scale_to_zero_options_it_cannot_use_saying_why(options: list[str], message: str) -> None:
@@ -41,8 +46,22 @@ def banner_line(config: StackConfig) -> str:
 
 
 def test_the_banner_says_when_endpoints_go_cold_and_how_long_they_take_to_come_back() -> None:
-    assert banner_line(StackConfig(scale_to_zero=2, cold_start=3.5)) == "  scale to zero    endpoints scale to zero after 2 s idle; a cold start takes 3.5 s\n"
+    assert banner_line(StackConfig(scale_to_zero=2, cold_start=3.5)) == (
+        "  scale to zero    endpoints scale to zero after 2 s idle; a cold start takes 3.5 s; "
+        "a job calls a warming endpoint every 1 s (Retry intervals x 0.0667)\n"
+    )
+    assert banner_line(StackConfig(scale_to_zero=8, cold_start=3, retry_time_scale=0.01)).endswith("every 0.15 s (Retry intervals x 0.01)\n")
     assert banner_line(StackConfig()) == ""
+
+
+def test_retry_intervals_are_as_on_aws_unless_endpoints_scale_to_zero_in_seconds() -> None:
+    assert StackConfig().retry_scale == 1.0
+    assert StackConfig(retry_time_scale=0.01).retry_scale == 0.01
+    # The workflow calls a warming endpoint every 15 s: locally within half the idle window, so a
+    # copy that comes is used before it goes (on AWS the window is 15 min).
+    assert StackConfig(scale_to_zero=2).retry_scale == pytest.approx(1 / 15)
+    assert StackConfig(scale_to_zero=120).retry_scale == 1.0  # a window long enough needs no change
+    assert StackConfig(scale_to_zero=2, retry_time_scale=0.1).retry_scale == 0.1  # given, kept
 
 
 def environment(**settings: Any) -> dict[str, str]:

@@ -11,10 +11,15 @@ so no thread keeps it and tests move a fake clock instead of sleeping.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from text2image.paths import STATE_MACHINE
 
 # A cold start here, unless `up --cold-start` says otherwise: long enough to see the warming state,
 # far shorter than a GPU instance's (cdk.json's text2image:endpointColdStartSeconds).
@@ -22,6 +27,50 @@ DEFAULT_COLD_START = 10.0
 WARM, COLD, WARMING = "warm", "cold", "warming"
 # state -> (desired, current) copies, as DescribeInferenceComponent's RuntimeConfig gives them
 COPIES = {WARM: (1, 1), WARMING: (1, 0), COLD: (0, 0)}
+
+
+@cache
+def warming_retry_interval() -> float:
+    """Seconds between a job's calls to a warming endpoint: the request workflow's Retry on
+    EndpointWarming, read from the ASL file that runs here and on AWS."""
+    intervals = {
+        float(retry["IntervalSeconds"])
+        for retry in _retriers(json.loads(STATE_MACHINE.read_text(encoding="utf-8")))
+        if retry["ErrorEquals"] == ["EndpointWarming"]
+    }
+    if len(intervals) != 1:
+        raise ValueError(f"{STATE_MACHINE.name} should retry EndpointWarming at one interval, not {sorted(intervals)}")
+    return intervals.pop()
+
+
+def _retriers(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield from node.get("Retry", [])
+        for value in node.values():
+            yield from _retriers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _retriers(value)
+
+
+def fitted_retry_time_scale(idle: float) -> float:
+    """The Retry time scale at which a job calls a warming endpoint again within half the idle
+    window, so that a copy which comes is used before it goes. On AWS the window (15 min) is 60
+    times the 15 s interval; locally it is seconds (`up --scale-to-zero 2`), and at the deployed
+    interval every copy would go idle before the next try."""
+    return min(1.0, idle / (2 * warming_retry_interval()))
+
+
+def check_retry_fits_idle(idle: float, retry_time_scale: float) -> None:
+    """Refuse a Retry time scale at which a copy goes idle before a job's next call could use it:
+    a job started while cold would then never finish."""
+    every = warming_retry_interval() * retry_time_scale
+    if every >= idle:
+        raise ValueError(
+            f"--retry-time-scale {retry_time_scale:g} calls a warming endpoint every {every:g} s, "
+            f"not within --scale-to-zero's {idle:g} s idle: a copy would go before a job used it; "
+            f"give at most {fitted_retry_time_scale(idle):.3g}, or leave it out to have that"
+        )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from text2image.deploy_settings import context_defaults
 from text2image.local.aws import LocalAWS, LocalAWSConfig
-from text2image.local.capacity import DEFAULT_COLD_START, ScaleToZero
+from text2image.local.capacity import DEFAULT_COLD_START, ScaleToZero, check_retry_fits_idle, fitted_retry_time_scale
 from text2image.local.containers import Container, InferenceScriptContainer, PreviewContainer, endpoint_module
 from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT, EndpointServer, Fault
 from text2image.local.gateway import ApiError, Gateway, GatewayConfig
@@ -34,7 +34,9 @@ class StackConfig:
     max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
     faults: tuple[str, ...] = ()  # NAME=MODE[:COUNT]
-    retry_time_scale: float = 1.0
+    # Multiplies the workflow's Retry intervals. None: as on AWS (1), or, where endpoints scale to
+    # zero, so that a job calls a warming endpoint again before its copy goes idle (retry_scale).
+    retry_time_scale: float | None = None
     invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     auth: bool = False  # sign-in as deployed: a user pool in the local AWS, the gateway checks tokens
@@ -51,6 +53,13 @@ class StackConfig:
     @property
     def scales_to_zero(self) -> bool:
         return self.scale_to_zero is not None
+
+    @property
+    def retry_scale(self) -> float:
+        """The Retry time scale the stack runs with: the one given, or the one its idle window needs."""
+        if self.retry_time_scale is not None:
+            return self.retry_time_scale
+        return 1.0 if self.scale_to_zero is None else fitted_retry_time_scale(self.scale_to_zero)
 
 
 def edge_validator() -> Any:
@@ -104,6 +113,8 @@ class LocalStack:
         faults = [Fault.parse(text) for text in config.faults]
         limits = {"SD_MAX_IMAGES_PER_CALL": str(config.max_images_per_call), "SD_MAX_PIXELS_PER_CALL": str(config.max_pixels_per_call)}
         scale_to_zero = None if config.scale_to_zero is None else ScaleToZero(config.scale_to_zero, config.cold_start)
+        if scale_to_zero is not None:
+            check_retry_fits_idle(scale_to_zero.idle, config.retry_scale)
         container = container_factory(config.model, config.latency, config.call_overhead, limits)
         self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit, scale_to_zero=scale_to_zero)
         for name, fault in faults:
@@ -112,7 +123,7 @@ class LocalStack:
             LocalAWSConfig(
                 endpoint_names=config.endpoint_names,
                 endpoints_url=self.endpoints.url,
-                retry_time_scale=config.retry_time_scale,
+                retry_time_scale=config.retry_scale,
                 # The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s).
                 endpoint_read_timeout=config.invocation_limit + 10,
                 images_per_call=config.images_per_call,
