@@ -16,3 +16,16 @@ def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
         return ""
     props = resources[reference["Ref"]]["Properties"]
     return f"{resource_path(resources, props['ParentId'])}/{props['PathPart']}"
+
+
+def rendered(value: Any) -> str:
+    """A template value as text: Fn::Join flattened, a Ref as <Ref:id>, a GetAtt as <id.attribute>."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(rendered(part) for part in parts)
+    if "Ref" in value:
+        return f"<Ref:{value['Ref']}>"
+    logical_id, attribute = value["Fn::GetAtt"]
+    return f"<{logical_id}.{attribute}>"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App
-from template_queries import of_type, resource_path
+from template_queries import of_type, rendered, resource_path
 
 from infra.config import StackConfig
 from text2image import batch_workflow, manifest
@@ -27,19 +27,6 @@ PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 SIZED_CONCURRENCY = {"default": 2 * 2 * 2, "created": 2 * 3 * 2}
 # Each stack's region in its ARNs: the default stack is environment-agnostic.
 REGION = {"default": "<Ref:AWS::Region>", "created": "eu-west-1"}
-
-
-def rendered(value: Any) -> str:
-    """A template value as text: Fn::Join flattened, a Ref as <Ref:id>, a GetAtt as <id.attribute>."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(rendered(part) for part in parts)
-    if "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    logical_id, attribute = value["Fn::GetAtt"]
-    return f"<{logical_id}.{attribute}>"
 
 
 def as_list(value: Any) -> list[Any]:

@@ -9,23 +9,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import App
-from template_queries import of_type
+from template_queries import of_type, rendered
 
 from infra.config import StackConfig
 from infra.observability import INVOCATION_ERRORS, RUN_METRICS
 from text2image.manifest import INVOKE_ENDPOINT
 
 ENDPOINTS = {"default": ["sd-1", "sd-2"], "created": ["gen-a", "gen-b"]}
-
-
-def rendered(value: Any) -> str:
-    """A template string with its Fn::Join flattened; other tokens (the region, ARNs) as TOKEN."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(rendered(part) for part in parts)
-    return "TOKEN"
 
 
 def dashboard(resources: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,7 +159,7 @@ def test_outputs_link_the_dashboard_and_the_topic(created: bool, template: Any, 
     chosen = (created_template if created else template).to_json()
     url = chosen["Outputs"]["DashboardUrl"]["Value"]
     (props,) = of_type(chosen["Resources"], "AWS::CloudWatch::Dashboard").values()
-    region = "eu-west-1" if created else "TOKEN"
+    region = "eu-west-1" if created else "<Ref:AWS::Region>"
     assert rendered(url) == f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={props['DashboardName']}"
     assert chosen["Outputs"]["AlarmTopicArn"]["Value"] == topic_ref(chosen["Resources"])
 

@@ -14,7 +14,7 @@ import pytest
 from aws_cdk import App, Environment, Validations
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
-from template_queries import of_type, resource_path
+from template_queries import of_type, rendered, resource_path
 
 from infra.config import StackConfig
 from infra.stack import Text2ImageStack
@@ -82,18 +82,8 @@ def scheduled(scheduled_outdir: Path) -> dict[str, Any]:
     return synthesized(scheduled_outdir, **SCHEDULE)
 
 
-def rendered(value: Any) -> str:
-    """A template string with its Fn::Join flattened; other tokens (the partition, the account) as TOKEN."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(rendered(part) for part in parts)
-    return "TOKEN"
-
-
 def sagemaker_arn(kind: str, name: str) -> str:
-    return f"arn:TOKEN:sagemaker:eu-west-1:TOKEN:{kind}/{name}"
+    return f"arn:<Ref:AWS::Partition>:sagemaker:eu-west-1:<Ref:AWS::AccountId>:{kind}/{name}"
 
 
 def targets(resources: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
