@@ -6,6 +6,7 @@ batches/<batch_id>/status.json. Each allowed exactly what its job needs."""
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, CfnElement, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -53,6 +54,8 @@ class Batches(Construct):
         common_env: dict[str, str],
         public_base_url_parameter: str,
         request_state_machine: sfn.StateMachine,
+        usage_table: dynamodb.ITable | None,
+        quota_env: dict[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         self.status = project_function(self, BATCH_STATUS, layer, common_env, construct_id="batch-status")
@@ -81,10 +84,11 @@ class Batches(Construct):
             # Each line's images are dealt after those of the lines before it, a line without num_images counting as Prepare fills it in.
             "DEFAULT_NUM_IMAGES": str(config.default_num_images),
         }
-        self.submit = project_function(self, SUBMIT_BATCH, layer, submit_env, construct_id="submit-batch")
+        # With sign-in, a caller's batch must fit their day's quota before it starts.
+        self.submit = project_function(self, SUBMIT_BATCH, layer, submit_env | quota_env, construct_id="submit-batch")
         self.drop = project_function(self, BATCH_DROP, layer, submit_env, construct_id="batch-drop")
         self._build_workflow_permissions(bucket, request_state_machine)
-        self._build_function_permissions(bucket, public_base_url_parameter)
+        self._build_function_permissions(bucket, public_base_url_parameter, usage_table)
         self._acknowledge_findings(bucket, request_state_machine)
 
     def _build_workflow_permissions(self, bucket: s3.Bucket, request_state_machine: sfn.StateMachine) -> None:
@@ -135,15 +139,22 @@ class Batches(Construct):
         )
         own.attach_to_role(machine.role)
 
-    def _build_function_permissions(self, bucket: s3.Bucket, public_base_url_parameter: str) -> None:
+    def _build_function_permissions(self, bucket: s3.Bucket, public_base_url_parameter: str, usage_table: dynamodb.ITable | None) -> None:
         """The submit and drop functions store a batch and start it; the status function reads the
-        lines' manifests and keeps the status document."""
+        lines' manifests and keeps the status document. With sign-in the submit function reads the
+        caller's day in the usage table, and whether a batch exists (HeadObject answers 404 for a
+        missing key only to a role that may list it; else 403)."""
         stack = Stack.of(self)
         parameter = stack.format_arn(service="ssm", resource="parameter", resource_name=public_base_url_parameter.lstrip("/"))
         for function in (self.submit, self.drop):
             function.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject", "s3:GetObject"], resources=[bucket.arn_for_objects(BATCHES_PREFIX + "*")]))
             function.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]))
             function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter]))
+        if usage_table is not None:
+            self.submit.add_to_role_policy(iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[usage_table.table_arn]))
+            self.submit.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions={"StringLike": {"s3:prefix": [BATCHES_PREFIX + "*"]}})
+            )
         self.status.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects(STATUS_KEYS)]))
         self.status.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions={"StringLike": {"s3:prefix": [REQUESTS_PREFIX + "*"]}})

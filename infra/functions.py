@@ -104,7 +104,8 @@ class Functions(Construct):
         # Signed-in callers' quota days and run history; only a stack with sign-in has callers.
         self.usage_table = self._build_usage_table() if config.signed_in else None
         usage_env = {"USAGE_TABLE": self.usage_table.table_name} if self.usage_table else {}
-        quota_env = usage_env | ({"DAILY_IMAGES_PER_USER": str(config.daily_images_per_user)} if self.usage_table else {})
+        # The quota's settings: Prepare reserves each run's images, the batch submit looks at what is left.
+        self.quota_env = quota_env = usage_env | ({"DAILY_IMAGES_PER_USER": str(config.daily_images_per_user)} if self.usage_table else {})
         history_env = usage_env | ({"HISTORY_DAYS": str(config.image_retention_days)} if self.usage_table else {})
         # Where the endpoints scale to zero: the component to call on each, and about how long a cold one takes.
         components_env = {INFERENCE_COMPONENTS: components_variable(components)} if components else {}

@@ -57,6 +57,8 @@ class Text2ImageStack(Stack):
             common_env=functions.common_env,
             public_base_url_parameter=public_base_url_parameter,
             request_state_machine=workflow.state_machine,
+            usage_table=functions.usage_table,
+            quota_env=functions.quota_env,
         )
         auth = (
             Auth(

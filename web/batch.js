@@ -5,7 +5,7 @@
 // JSONL or CSV file to /text2image/batches (the ID token too where sign-in is on, as the main page
 // sends it) and opens the batch's page. No framework: the DOM is built with createElement and
 // textContent, so nothing the API or a file says is parsed as HTML.
-import {NEW_PASSWORD_REQUIRED, Session, SignedOut, signedInFetch} from "./session.js";
+import {NEW_PASSWORD_REQUIRED, Session, SignedOut, quotaText, signedInFetch} from "./session.js";
 
 const POLL_FIRST_MS = 1000;  // status.json is rewritten about every 10 s while a batch runs
 const POLL_MAX_MS = 5000;
@@ -171,6 +171,7 @@ function refusal(status, answer, response) {
   if (status === 400 && answer && answer.lines && answer.lines.length) {
     return [`The file was refused: ${answer.lines.length === 1 ? "one line is" : `${answer.lines.length} lines are`} invalid. Fix them and run it again:`, answer.lines];
   }
+  if (status === 429 && answer && answer.error === "QuotaExceeded") return [quotaText(answer), []];  // the whole batch, before it starts
   if (status === 429) {
     const wait = response.headers.get("Retry-After");
     return [`Too many requests right now${wait ? `; try again in ${wait} s` : "; try again shortly"}.`, []];

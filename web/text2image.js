@@ -6,7 +6,7 @@
 // if not, it works as it always has. Where the GPUs scale to zero (/config.json's "warm"), the
 // page follows them through the warm route (warm.js): it says they are starting and about how
 // long, sends a run again by itself when they were cold, and offers a "Warm up GPUs" button.
-import {NEW_PASSWORD_REQUIRED, Session, SignedOut, signedInFetch} from "./session.js";
+import {NEW_PASSWORD_REQUIRED, Session, SignedOut, quotaText, signedInFetch} from "./session.js";
 import {Runs} from "./runs.js";
 import {Gpus, allWarm, coldOutcome, waitLimitMs} from "./warm.js";
 
@@ -73,12 +73,6 @@ function buildRequest() {
   return request;
 }
 
-// Over the user's daily quota: the API's message, and when it resets in the user's own time.
-function quotaText(body) {
-  const resets = new Date(body.resets_at);
-  const local = Number.isNaN(resets.getTime()) ? "" : ` It resets at ${resets.toLocaleString()}.`;
-  return `Daily quota reached: ${body.message}.${local}`;
-}
 
 function errorText(status, answer, response) {
   const message = answer && answer.message ? answer.message : response.statusText;

@@ -83,6 +83,7 @@ class Limits:
 class Batch:
     batch_id: str
     lines: tuple[StoredLine, ...]
+    images: int  # what its lines make in all, a line without num_images counting as Prepare fills it in
 
     @property
     def total(self) -> int:
@@ -271,7 +272,7 @@ def _stored(accepted: list[tuple[int, dict[str, Any]]], default_num_images: int,
     lines = tuple(
         StoredLine(line=line["line"], request_id=f"{batch_id}-{line['line']}", request=line["request"], deal_from=line["deal_from"]) for line in unnamed
     )
-    return Batch(batch_id, lines)
+    return Batch(batch_id, lines, dealt)
 
 
 def _json_line(value: Any) -> bytes:

@@ -4,7 +4,10 @@
   is a JSONL (``application/x-ndjson``) or CSV (``text/csv``) file, base64-encoded by API Gateway
   (both are binary media types of the API, so the bytes arrive exactly; a plain body is taken too).
   Answers 202 ``{"batch_id", "status_url", "lines"}``; 400 ValidationError listing every bad line
-  (batch_input.BatchRefused), nothing written or started; 415 for any other Content-Type.
+  (batch_input.BatchRefused), nothing written or started; 415 for any other Content-Type. A
+  signed-in caller's new batch must fit their daily quota: all its images within what is left of
+  their day, else 429 QuotaExceeded (with Retry-After), or 400 when it asks for more than a whole
+  day's quota; nothing is written or started (each line still reserves its images as it runs).
 - ``drop_handler``: an S3 "Object Created" event from EventBridge for a file under
   ``batches/inbox/`` (``.jsonl`` or ``.csv``, by its name; at most ``MAX_BATCH_BYTES``): the same
   checks; a refused file gets ``batches/<id>/status.json`` with status ``invalid`` and its bad lines.
@@ -20,7 +23,8 @@ under the next execution name, ``<batch_id>-2`` ...
 
 Environment: ``BUCKET_NAME``, ``BATCH_STATE_MACHINE_ARN``, ``PUBLIC_BASE_URL_PARAMETER`` (the SSM
 parameter holding the public base URL, as Collect reads it), ``MAX_BATCH_LINES`` (default 10000),
-``MAX_BATCH_BYTES`` (default 4194304), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it).
+``MAX_BATCH_BYTES`` (default 4194304), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it); with sign-in
+``USAGE_TABLE`` and ``DAILY_IMAGES_PER_USER`` (as Prepare reads them).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+import quota
 import sources
 from batch_input import (
     SUFFIX_MEDIA_TYPES,
@@ -61,6 +66,7 @@ from num_images import default_num_images
 from prepare_environment import whole_number
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -101,6 +107,7 @@ class Settings:
     state_machine_arn: str  # the batch state machine
     public_base_url_parameter: str  # the SSM parameter's name (Collect's: the same parameter)
     limits: Limits
+    quota: quota.QuotaSettings | None  # None: sign-in is off, no caller is ever signed in
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,6 +120,7 @@ class Settings:
                 max_bytes=whole_number("MAX_BATCH_BYTES", 1, DEFAULT_MAX_BYTES),
                 default_num_images=default_num_images(),
             ),
+            quota=quota.QuotaSettings.from_env(),
         )
 
 
@@ -130,6 +138,11 @@ def s3_client() -> S3Client:
 @cache
 def sfn_client() -> SFNClient:
     return boto3.client("stepfunctions")
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb")
 
 
 logger = Logger()
@@ -159,6 +172,34 @@ def put_new(key: str, body: bytes, content_type: str) -> bool:
             return False
         raise
     return True
+
+
+def is_submitted(batch_id: str) -> bool:
+    """Whether the batch's status document exists (it was submitted before)."""
+    try:
+        s3_client().head_object(Bucket=get_settings().bucket, Key=status_key(batch_id))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+def admit(batch: Batch, caller: sources.Caller) -> None:
+    """A signed-in caller's new batch must fit their quota, refused whole rather than line by line
+    as it runs: ``BatchRefused`` when it asks for more than a day's quota, ``QuotaExceeded`` when
+    more than is left of today's. A batch submitted before is answered as it was (its lines count
+    as they run, so the same file again must not be refused for the images it has used)."""
+    settings = get_settings().quota
+    if settings is None:
+        raise ValueError("a signed-in batch arrived but USAGE_TABLE is not set: the stack's sign-in and quota are out of step")
+    if batch.images > settings.daily_images:
+        raise BatchRefused(
+            f"body: asks for {batch.images} images in all; a user's daily quota is {settings.daily_images}: "
+            f"send files of at most {settings.daily_images} images"
+        )
+    if not is_submitted(batch.batch_id):
+        quota.check_room(dynamodb_client(), settings.table, caller["sub"], batch.images, settings.daily_images, datetime.now(UTC))
 
 
 def status_of_existing(batch_id: str) -> str:
@@ -242,10 +283,16 @@ def submit_batch() -> Response[Any]:
     caller = caller_of(event.request_context.authorizer.claims)
     try:
         batch = parse_batch(request_body(event), media_type, get_settings().limits, caller["sub"] if caller else None)
+        if caller is not None:
+            admit(batch, caller)
     except BatchRefused as exc:
         emit_metric("BatchesRefused", 1)
         logger.info("batch refused", extra={"reason": exc.body["message"], "bad_lines": len(exc.body["lines"])})
         return Response(400, content_types.APPLICATION_JSON, exc.body)
+    except quota.QuotaExceeded as exc:
+        emit_metric("QuotaRefusals", 1)
+        logger.info("batch over the quota", extra={"reason": exc.body["message"]})
+        return Response(429, content_types.APPLICATION_JSON, exc.body, headers={"Retry-After": str(exc.body["retry_after"])})
     return Response(202, content_types.APPLICATION_JSON, submit(batch, caller), headers={"Cache-Control": "no-store"})
 
 

@@ -58,12 +58,6 @@ class PrepareOutput(planning.Plan):
 
 
 @dataclass(frozen=True)
-class Quota:
-    table: str  # the usage table: quota days and run history
-    daily_images: int
-
-
-@dataclass(frozen=True)
 class Settings:
     """The function's environment. A bad configuration fails the first invocation, loudly."""
 
@@ -71,7 +65,7 @@ class Settings:
     endpoints: tuple[planning.Endpoint, ...]
     default_num_images: int  # used when a request names no num_images
     call_limits: planning.CallLimits
-    quota: Quota | None  # None: sign-in is off, no caller is ever signed in
+    quota: quota.QuotaSettings | None  # None: sign-in is off, no caller is ever signed in
     # How long a run that is not waited on (a job, an event, a prompt file) waits for cold endpoints:
     # the workflow's 300 s less one more call (up to 60 s) and Collect. The local stack scales it
     # with its Retry intervals.
@@ -88,7 +82,7 @@ class Settings:
                 max_images=whole_number("MAX_IMAGES_PER_CALL", low=1),
                 max_pixels=whole_number("MAX_PIXELS_PER_CALL", low=1),
             ),
-            quota=Quota(os.environ["USAGE_TABLE"], whole_number("DAILY_IMAGES_PER_USER", low=1)) if os.environ.get("USAGE_TABLE") else None,
+            quota=quota.QuotaSettings.from_env(),
             cold_wait_seconds=_seconds("COLD_WAIT_SECONDS", DEFAULT_COLD_WAIT_SECONDS),
         )
 

@@ -10,13 +10,31 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import ClientError
 
+from prepare_environment import whole_number
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """Where the quota is kept and how large it is: ``USAGE_TABLE``, ``DAILY_IMAGES_PER_USER``."""
+
+    table: str  # the usage table: quota days and run history
+    daily_images: int
+
+    @classmethod
+    def from_env(cls) -> QuotaSettings | None:
+        """None where ``USAGE_TABLE`` is not set: sign-in is off, no caller is ever signed in."""
+        table = os.environ.get("USAGE_TABLE")
+        return cls(table, whole_number("DAILY_IMAGES_PER_USER", low=1)) if table else None
 
 
 class QuotaBody(TypedDict):
@@ -80,6 +98,16 @@ def reserve(dynamodb: DynamoDBClient, table: str, sub: str, images: int, limit: 
             raise
         raise QuotaExceeded(refusal(used_of(exc.response.get("Item")), images, limit, resets, now)) from None
     return int(answer["Attributes"]["images"]["N"])
+
+
+def check_room(dynamodb: DynamoDBClient, table: str, sub: str, images: int, limit: int, now: datetime) -> None:
+    """``QuotaExceeded`` when ``images`` more would pass the caller's day (a look: nothing counted,
+    so a later ``reserve`` still decides; this only refuses early what could not run)."""
+    day, resets = day_of(now)
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": user_key(sub)}, "sk": {"S": quota_key(day)}}, ConsistentRead=True).get("Item")
+    used = used_of(item) or 0
+    if used + images > limit:
+        raise QuotaExceeded(refusal(used, images, limit, resets, now))
 
 
 def used_of(item: Any) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -188,6 +189,37 @@ def test_over_the_daily_quota_the_sync_route_answers_429_with_retry_after(signed
     assert status == 429 and answer["error"] == "QuotaExceeded", answer
     assert headers["Retry-After"] == str(answer["retry_after"]) and answer["retry_after"] > 0
     assert signed_in.invocations() == before
+
+
+def post_batch(url: str, token: str, body: bytes) -> tuple[int, dict[str, str], Any]:
+    request = urllib.request.Request(
+        f"{url}/text2image/batches", data=body, method="POST", headers={"Content-Type": "application/x-ndjson", "Authorization": token}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read())
+
+
+def test_a_signed_in_batch_past_what_is_left_of_the_day_is_refused_whole_before_it_starts(signed_in: SignedInStack) -> None:
+    """Refused up front rather than line by line: 429 with Retry-After, no batch stored or
+    started; a batch that fits what is left starts; one larger than a whole day is a 400."""
+    username, password = signed_in.add_user()
+    token = signed_in.tokens(username, password)["IdToken"]
+    signed_in.use_up_quota(username, 195)
+    s3 = signed_in.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    stored_before = s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("KeyCount", 0)
+    status, headers, answer = post_batch(signed_in.url, token, b'{"text": "a fox", "num_images": 4}\n{"text": "a hen", "num_images": 2}\n')
+    assert (status, answer["error"]) == (429, "QuotaExceeded"), answer
+    assert answer["message"].startswith("daily quota of 200 images: 195 used, 6 asked; resets at ")
+    assert headers["Retry-After"] == str(answer["retry_after"])
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("KeyCount", 0) == stored_before
+    status, _, answer = post_batch(signed_in.url, token, b'{"text": "a fox", "num_images": 3}\n{"text": "a hen", "num_images": 2}\n')
+    assert status == 202 and answer["lines"] == 2, answer
+    status, _, answer = post_batch(signed_in.url, token, b'{"text": "a fox", "num_images": 16}\n' * 13)
+    assert (status, answer["message"]) == (400, "body: asks for 208 images in all; a user's daily quota is 200: send files of at most 200 images"), answer
 
 
 def test_signing_out_revokes_the_refresh_token(signed_in: SignedInStack) -> None:

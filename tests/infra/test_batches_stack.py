@@ -213,6 +213,22 @@ def test_the_batch_functions_run_their_manifest_handlers_with_their_settings(sta
         )
 
 
+def test_with_sign_in_the_submit_function_reads_the_quota_as_prepare_does(stack_resources: dict[str, Any]) -> None:
+    """A signed-in caller's batch must fit their day's quota before it starts: the same table and limit as Prepare's."""
+    submit = function(stack_resources, "submit-batch")[1]["Environment"]["Variables"]
+    (prepare,) = [
+        props["Environment"]["Variables"] for name, props in of_type(stack_resources, "AWS::Lambda::Function").items() if props["Handler"] == "prepare.handler"
+    ]
+    quota = {name: prepare[name] for name in ("USAGE_TABLE", "DAILY_IMAGES_PER_USER")}
+    assert {name: submit[name] for name in quota} == quota and quota["DAILY_IMAGES_PER_USER"] == str(context_defaults()["dailyImagesPerUser"])
+    assert "USAGE_TABLE" not in function(stack_resources, "batch-drop")[1]["Environment"]["Variables"]  # a dropped file has no caller
+
+
+def test_without_sign_in_the_submit_function_has_no_quota(open_resources: dict[str, Any]) -> None:
+    submit = function(open_resources, "submit-batch")[1]["Environment"]["Variables"]
+    assert not {"USAGE_TABLE", "DAILY_IMAGES_PER_USER"} & submit.keys()
+
+
 def test_each_batch_function_may_touch_only_its_keys_the_batch_workflow_and_the_url(request: pytest.FixtureRequest, stack_resources: dict[str, Any]) -> None:
     bucket = bucket_id(stack_resources)
     machine_id, _ = batch_machine(stack_resources)
@@ -242,6 +258,10 @@ def test_each_batch_function_may_touch_only_its_keys_the_batch_workflow_and_the_
         if construct_id == "batch-drop":  # the function's failed runs go to the events DLQ
             (queue,) = of_type(stack_resources, "AWS::SQS::Queue")
             expected.append((("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"), (f"<{queue}.Arn>",), none))
+        else:  # signed in: the caller's day in the usage table, and whether a batch exists (HeadObject's 404)
+            (table,) = of_type(stack_resources, "AWS::DynamoDB::Table")
+            expected.append((("dynamodb:GetItem",), (f"<{table}.Arn>",), none))
+            expected.append((("s3:ListBucket",), (f"<{bucket}.Arn>",), json.dumps({"StringLike": {"s3:prefix": ["batches/*"]}}, sort_keys=True)))
         assert found == sorted(expected), construct_id
     assert statements("batch-status") == sorted(
         [

@@ -106,3 +106,15 @@ def test_images_a_cold_endpoint_refused_are_given_back_on_the_day_they_were_coun
         with pytest.raises(collect.WarmingUp):
             call(collect, {"plan": plan, "results": lanes, "started": datetime.now(UTC).isoformat()})
         assert quota_count(clean_stack, sub) == 0
+
+
+def test_a_look_at_the_room_left_counts_nothing_and_sees_what_reservations_counted(prepare: Any, clean_stack: LocalStack) -> None:
+    """quota.check_room (a signed-in batch's look before it starts) against the same items reserve writes."""
+    sub, dynamodb, now = uuid.uuid4().hex, clean_stack.aws.client("dynamodb"), datetime.now(UTC)
+    prepare.quota.check_room(dynamodb, "text2image-usage", sub, 10, 10, now)  # no item yet: the whole day is left
+    call(prepare, signed_in(sub, 7))
+    prepare.quota.check_room(dynamodb, "text2image-usage", sub, 3, 10, now)
+    with pytest.raises(prepare.quota.QuotaExceeded) as raised:
+        prepare.quota.check_room(dynamodb, "text2image-usage", sub, 4, 10, now)
+    assert json.loads(str(raised.value))["message"].startswith("daily quota of 10 images: 7 used, 4 asked; resets at ")
+    assert quota_count(clean_stack, sub) == 7

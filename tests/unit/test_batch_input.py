@@ -247,4 +247,9 @@ def test_a_refused_files_status_says_invalid_with_its_bad_lines() -> None:
 
 def test_a_batch_is_a_value() -> None:
     batch = parse_batch(jsonl({"text": "a"}), JSONL, LIMITS)
-    assert batch == Batch(batch.batch_id, batch.lines)
+    assert batch == Batch(batch.batch_id, batch.lines, batch.images)
+
+
+def test_a_batch_counts_the_images_its_lines_make() -> None:
+    batch = parse_batch(jsonl({"text": "a", "num_images": 3}, {"text": "b"}, {"text": "c", "num_images": 1}), JSONL, LIMITS)
+    assert batch.images == 3 + LIMITS.default_num_images + 1

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -128,16 +129,87 @@ def test_a_good_file_is_stored_with_its_first_status_and_started(s3: Stubber, sf
     assert body["lines"] == 2 and body["batch_id"].startswith("batch-")
 
 
-def test_a_signed_in_callers_batch_is_theirs_and_runs_within_their_quota(s3: Stubber, sfn: Stubber) -> None:
-    """Its id includes who sent it (the same file from another user is another batch), and the
-    batch workflow passes the caller to each line's run, whose Prepare counts it against the quota."""
-    caller = {"sub": "u-7", "username": "ana"}
+USAGE_TABLE, DAILY_IMAGES = "unit-usage", 10
+CALLER = {"sub": "u-7", "username": "ana"}
+CLAIMS = {"sub": "u-7", "cognito:username": "ana", "token_use": "id"}
+
+
+@pytest.fixture
+def with_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign-in on: the usage table and the daily quota, as infra/batches.py sets them."""
+    monkeypatch.setenv("USAGE_TABLE", USAGE_TABLE)
+    monkeypatch.setenv("DAILY_IMAGES_PER_USER", str(DAILY_IMAGES))
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    yield from stubbed("dynamodb", monkeypatch, "dynamodb_client")
+
+
+def expect_new(s3: Stubber, batch: Any, *, submitted: bool = False) -> None:
+    """HeadObject of the batch's status: 404 for a batch never submitted."""
+    expected = {"Bucket": BUCKET, "Key": f"batches/{batch.batch_id}/status.json"}
+    if submitted:
+        s3.add_response("head_object", {"ContentLength": 10}, expected)
+    else:
+        s3.add_client_error("head_object", service_error_code="404", http_status_code=404, expected_params=expected)
+
+
+def expect_used_today(dynamodb: Stubber, used: int | None) -> None:
+    """GetItem of the caller's count for today (no item before their first image of the day)."""
+    day = datetime.now(UTC).date().isoformat()
+    expected = {"TableName": USAGE_TABLE, "Key": {"pk": {"S": "USER#u-7"}, "sk": {"S": f"QUOTA#{day}"}}, "ConsistentRead": True}
+    dynamodb.add_response("get_item", {} if used is None else {"Item": {"images": {"N": str(used)}}}, expected)
+
+
+@pytest.mark.usefixtures("with_quota")
+@pytest.mark.parametrize("used", [None, 4])
+def test_a_signed_in_callers_batch_is_theirs_and_runs_within_their_quota(s3: Stubber, sfn: Stubber, dynamodb: Stubber, used: int | None) -> None:
+    """Its id includes who sent it (the same file from another user is another batch); its 6
+    images fit what is left of the day; the batch workflow passes the caller to each line's run,
+    whose Prepare counts it against the quota."""
     batch = stored(owner="u-7")
-    assert batch.batch_id not in (stored().batch_id, stored(owner="u-8").batch_id)
+    assert batch.batch_id not in (stored().batch_id, stored(owner="u-8").batch_id) and batch.images == 6
+    expect_new(s3, batch)
+    expect_used_today(dynamodb, used)
     expect_stored(s3, batch)
-    expect_start(sfn, batch, caller=caller)
-    status, _, body = post(FILE, claims={"sub": "u-7", "cognito:username": "ana", "token_use": "id"})
+    expect_start(sfn, batch, caller=CALLER)
+    status, _, body = post(FILE, claims=CLAIMS)
     assert (status, body) == (202, accepted(batch))
+
+
+@pytest.mark.usefixtures("with_quota")
+def test_a_batch_over_what_is_left_of_the_callers_day_is_refused_whole_with_retry_after(s3: Stubber, sfn: Stubber, dynamodb: Stubber) -> None:
+    batch = stored(owner="u-7")
+    expect_new(s3, batch)
+    expect_used_today(dynamodb, 5)  # 5 + 6 > 10; the Stubbers fail the test on any write or start
+    status, headers, body = post(FILE, claims=CLAIMS)
+    assert (status, body["error"]) == (429, "QuotaExceeded")
+    assert body["message"] == f"daily quota of {DAILY_IMAGES} images: 5 used, 6 asked; resets at {body['resets_at']}"
+    assert headers["Retry-After"] == str(body["retry_after"]) and 1 <= body["retry_after"] <= 86_400
+
+
+@pytest.mark.usefixtures("with_quota")
+def test_a_batch_larger_than_a_whole_days_quota_is_invalid_whatever_is_used(s3: Stubber, sfn: Stubber, dynamodb: Stubber) -> None:
+    content = b'{"text": "a fox", "num_images": 8}\n{"text": "a hen", "num_images": 3}\n'
+    status, headers, body = post(content, claims=CLAIMS)
+    assert status == 400 and "Retry-After" not in headers
+    assert body == {
+        "error": "ValidationError",
+        "message": f"body: asks for 11 images in all; a user's daily quota is {DAILY_IMAGES}: send files of at most {DAILY_IMAGES} images",
+        "field": "body",
+        "lines": [],
+    }
+
+
+@pytest.mark.usefixtures("with_quota")
+def test_the_same_file_again_is_its_batch_whatever_its_lines_have_used(s3: Stubber, sfn: Stubber, dynamodb: Stubber) -> None:
+    """Its lines counted as they ran: the quota is not asked again (the DynamoDB Stubber has no answer)."""
+    batch = stored(owner="u-7")
+    expect_new(s3, batch, submitted=True)
+    expect_stored(s3, batch, exists=True)
+    expect_existing_status(s3, batch, "succeeded")
+    assert post(FILE, claims=CLAIMS)[::2] == (202, accepted(batch))
 
 
 def test_a_plain_csv_body_with_a_charset_is_taken_too(s3: Stubber, sfn: Stubber) -> None:

@@ -170,3 +170,20 @@ def test_where_sign_in_is_on_the_file_goes_with_the_id_token(signed_in_stack: Si
     token = page.evaluate("JSON.parse(sessionStorage.getItem('text2image.session')).idToken")
     assert [request.headers.get("authorization") for request in sent] == [token]
     expect(page.get_by_role("status")).to_have_text("The batch succeeded: 1 line, 2 images.", timeout=RUN_TIMEOUT_MS)
+
+
+def test_a_batch_past_the_users_daily_quota_is_refused_whole_with_the_quota_and_when_it_resets(
+    signed_in_stack: SignedInStack, page: Page, tmp_path: Path
+) -> None:
+    username, password = signed_in_stack.add_user()
+    signed_in_stack.use_up_quota(username, 199)
+    page.goto(signed_in_stack.url + "/batch.html")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#account")).to_contain_text(f"Signed in as {username}")
+    page.get_by_label("JSONL or CSV file").set_input_files(str(jsonl(tmp_path, "one fox too many")))
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("alert")).to_contain_text("Daily quota reached: daily quota of 200 images: 199 used, 2 asked; resets at ")
+    expect(page.get_by_role("alert")).to_contain_text("It resets at ")
+    assert "?id=" not in page.url
