@@ -419,10 +419,16 @@ def document() -> dict[str, Any]:
                         "202": _answer("The batch is stored and started (or was already).", "Batch"),
                         "400": _answer(
                             "Some lines break the contract (`lines` lists each with its number and why), or the file is empty, not UTF-8, "
-                            "over 4 MiB or over the line limit (`message` says which). Nothing was stored or started.",
+                            "over 4 MiB or over the line limit (`message` says which), or (a signed-in caller) it asks for more images "
+                            "than a whole day's quota. Nothing was stored or started.",
                             "ValidationError",
                         ),
                         "415": _answer(f"A Content-Type other than {JSONL} or {CSV}.", "ValidationError"),
+                        "429": _answer(
+                            "Throttled, or (a signed-in caller) the batch's images are more than is left of the day's quota. Nothing was stored or started.",
+                            ["TooManyRequests", "QuotaExceeded"],
+                            RETRY_AFTER,
+                        ),
                     },
                     requestBody=BATCH_BODY,
                 )
