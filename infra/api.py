@@ -32,6 +32,7 @@ from text2image.routes import (
     HISTORY_ROUTE,
     JOBS_ROUTE,
     PREFLIGHT_STATUS,
+    REQUEST_TOO_LARGE_MESSAGE,
     SCALE_TO_ZERO_ONLY_ROUTES,
     SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
@@ -96,8 +97,6 @@ STAGE = "prod"
 # A batch file's media types: binary to API Gateway, so the submit function gets the file's exact
 # bytes base64-encoded (functions/prepare/batch_input.py reads these two).
 BATCH_MEDIA_TYPES = ["application/x-ndjson", "text/csv"]
-# API Gateway's payload limit, past which it refuses a request itself (REQUEST_TOO_LARGE).
-PAYLOAD_LIMIT_MB = 10
 
 
 def error_template(error: str, message: str, **extra: str) -> dict[str, str]:
@@ -139,7 +138,7 @@ GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str, str]] = {
         apigw.ResponseType.REQUEST_TOO_LARGE,
         "400",
         "ValidationError",
-        f"body: over API Gateway's {PAYLOAD_LIMIT_MB} MB limit; put a batch file that big under batches/inbox/ in the bucket",
+        REQUEST_TOO_LARGE_MESSAGE,
     ),
     "Throttled": (apigw.ResponseType.THROTTLED, "429", "TooManyRequests", "rate limit exceeded; retry later"),
     "QuotaExceeded": (apigw.ResponseType.QUOTA_EXCEEDED, "429", "TooManyRequests", "quota exceeded; retry later"),

@@ -22,11 +22,8 @@ from infra.workflow import LOG_LEVELS
 from text2image import batch_workflow
 from text2image.manifest import BATCH_DROP, BATCH_STATUS, SUBMIT_BATCH
 from text2image.paths import BATCH_STATE_MACHINE
+from text2image.routes import BATCH_MAX_BYTES
 
-# The largest file POST /text2image/batches takes: API Gateway hands it to the function
-# base64-encoded (a binary media type), and 4 MiB is 5.6 MB so, within Lambda's 6 MB invocation
-# payload. Bigger files go through the S3 drop, which reads them from S3 up to the same size.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
 # Where the workflow's Distributed Map reads a batch (ItemReader) and writes its results (ResultWriter).
 INPUT_KEYS = f"{BATCHES_PREFIX}*/input.jsonl"
 RESULT_KEYS = f"{BATCHES_PREFIX}*/results/*"
@@ -80,7 +77,7 @@ class Batches(Construct):
             "BATCH_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
             "PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter,
             "MAX_BATCH_LINES": str(config.max_batch_lines),
-            "MAX_BATCH_BYTES": str(MAX_BATCH_BYTES),
+            "MAX_BATCH_BYTES": str(BATCH_MAX_BYTES),  # the route's (text2image/routes.py); the S3 drop reads files up to the same size
             # Each line's images are dealt after those of the lines before it, a line without num_images counting as Prepare fills it in.
             "DEFAULT_NUM_IMAGES": str(config.default_num_images),
         }

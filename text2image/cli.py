@@ -31,6 +31,7 @@ from text2image.client import (
     follow_batch,
     follow_job,
     history,
+    read_batch_file,
     start_job,
     submit_batch,
     text2image,
@@ -573,7 +574,7 @@ def run_warm(args: argparse.Namespace, waiting: Waiting) -> int:
 def run_batch(args: argparse.Namespace, waiting: Waiting) -> int:
     try:
         media_type = batch_media_type(args.file)
-        content = args.file.read_bytes()
+        content = read_batch_file(args.file)
     except (ValueError, OSError) as exc:
         print(f"text2image batch: {exc}", file=sys.stderr)
         return BAD_INPUT

@@ -13,6 +13,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
+from text2image.routes import BATCH_MAX_BYTES
+
 DEFAULT_API = "http://127.0.0.1:8000"
 # Polling a job: first look after 0.3 s, then back off by 1.5x up to 2 s while nothing changes.
 POLL_FIRST, POLL_MAX, POLL_GROWTH = 0.3, 2.0, 1.5
@@ -118,6 +120,17 @@ def batch_media_type(path: Path) -> str:
     if media_type is None:
         raise ValueError(f"{path}: a batch file is JSONL (.jsonl, .ndjson) or CSV (.csv), by its name")
     return media_type
+
+
+def read_batch_file(path: Path) -> bytes:
+    """The file's bytes, or ValueError when it is larger than the API takes: checked before
+    sending, since past that size the API's own answer can be a bare 413 (text2image/routes.py)."""
+    size = path.stat().st_size
+    if size > BATCH_MAX_BYTES:
+        raise ValueError(
+            f"{path} is {size} bytes; the API takes files of up to {BATCH_MAX_BYTES} (4 MiB): split it, or put it under batches/inbox/ in the stack's bucket"
+        )
+    return path.read_bytes()
 
 
 def submit_batch(api: str, content: bytes, media_type: str, token: str | None, timeout: float = 60) -> dict[str, Any]:

@@ -29,6 +29,21 @@ UNDECLARED_ROUTE_MESSAGE = "no such method or path on this API; see /openapi.jso
 UNSUPPORTED_MEDIA_TYPE_STATUS = 415
 UNSUPPORTED_MEDIA_TYPE_MESSAGE = "Content-Type: must be application/json"
 
+# How large a body may be. API Gateway refuses a request over its payload limit itself
+# (REQUEST_TOO_LARGE, answered by the stack's gateway response in the API's shape). Below it, a
+# Lambda proxy route's event must fit a synchronous Invoke's request payload: an event over it
+# never reaches the function, and API Gateway answers 413 PAYLOAD_TOO_LARGE_ANSWER (recorded from
+# a REST API with a Lambda proxy integration, x-amzn-ErrorType BadRequestException; AWS's answer,
+# not the API's shape). POST /text2image/batches takes files of up to BATCH_MAX_BYTES, which
+# base64-encoded (a binary media type) is 5.6 MB, inside that payload with its event; the page and
+# the CLI check a file's size before they send it. Bigger files go through the S3 drop.
+API_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024
+REQUEST_TOO_LARGE_MESSAGE = "body: over API Gateway's 10 MB limit; put a batch file that big under batches/inbox/ in the bucket"
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
+PAYLOAD_TOO_LARGE_STATUS = 413
+PAYLOAD_TOO_LARGE_ANSWER = {"message": "Request Too Long"}
+BATCH_MAX_BYTES = 4 * 1024 * 1024
+
 # The sync route gave up waiting (API Gateway's 29 s integration timeout): the run goes on and
 # its manifest appears under the request id, which the answer carries in "request_id" so the
 # client can find it. Not in the message: on AWS it is a gateway response's plain substitution,

@@ -180,6 +180,10 @@ function refusal(status, answer, response) {
   return [`Something went wrong (${status}): ${message}`, []];
 }
 
+let batchMaxBytes = null;  // the largest file the API takes (/config.json)
+
+const bytes = (count) => `${count.toLocaleString("en")} bytes`;
+
 function fileProblem(message) {
   showStatus("");
   showError(message);
@@ -193,10 +197,16 @@ async function run(file) {
   if (!file) return fileProblem("Choose a file first.");
   const type = mediaType(file);
   if (!type) return fileProblem(`${file.name} is neither JSONL (.jsonl, .ndjson) nor CSV (.csv).`);
+  await configured;  // a file sent before /config.json arrived waits to know about sign-in and the size limit
+  // Checked here: past the limit the API's own answer can be a bare 413 that does not say it.
+  if (batchMaxBytes && file.size > batchMaxBytes) {
+    return fileProblem(`${file.name} is ${bytes(file.size)}; the API takes files of up to ${bytes(batchMaxBytes)} ` +
+      `(${(batchMaxBytes / 1048576).toFixed(1)} MiB). ` +
+      "Split it, or put it under batches/inbox/ in the stack's bucket.");
+  }
   $("run").disabled = true;
   showStatus(`Sending ${file.name}…`);
   try {
-    await configured;  // a file sent before /config.json arrived waits to know about sign-in
     const response = await apiFetch("/text2image/batches", {method: "POST", headers: {"Content-Type": type}, body: file});
     const answer = await response.json().catch(() => null);
     if (response.status !== 202 || !answer) {
@@ -265,6 +275,7 @@ $("sign-out").addEventListener("click", () => {
 async function loadConfig() {
   const response = await fetch("/config.json", {cache: "no-store"}).catch(() => null);
   const config = response && response.ok ? await response.json().catch(() => null) : null;
+  batchMaxBytes = config && Number.isInteger(config.batchMaxBytes) ? config.batchMaxBytes : null;
   if (!config || !config.auth) return;  // no sign-in: anyone may run a file
   session = new Session(config.auth);
   if (session.signedIn) showSignedIn();

@@ -23,7 +23,7 @@ under the next execution name, ``<batch_id>-2`` ...
 
 Environment: ``BUCKET_NAME``, ``BATCH_STATE_MACHINE_ARN``, ``PUBLIC_BASE_URL_PARAMETER`` (the SSM
 parameter holding the public base URL, as Collect reads it), ``MAX_BATCH_LINES`` (default 10000),
-``MAX_BATCH_BYTES`` (default 4194304), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it); with sign-in
+``MAX_BATCH_BYTES`` (the route's limit, which base64-encoded fits Lambda's invocation payload), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it); with sign-in
 ``USAGE_TABLE`` and ``DAILY_IMAGES_PER_USER`` (as Prepare reads them).
 """
 
@@ -74,9 +74,6 @@ ROUTE = "/text2image/batches"
 INBOX_PREFIX = "batches/inbox/"
 PARAMETER_MAX_AGE = 300
 DEFAULT_MAX_LINES = 10_000  # cdk.json's text2image:maxBatchLines
-# A 4 MiB body is 5.6 MB base64-encoded, within Lambda's 6 MB invocation payload; a larger file goes
-# through the S3 drop.
-DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 # S3's answers to a conditional write (If-None-Match: *) when the key exists, or is being written.
 # Executions of one batch (a batch runs again after its objects expired): a bound, not an expected count.
 MAX_INCARNATIONS = 20
@@ -117,7 +114,8 @@ class Settings:
             public_base_url_parameter=os.environ["PUBLIC_BASE_URL_PARAMETER"],
             limits=Limits(
                 max_lines=whole_number("MAX_BATCH_LINES", 1, DEFAULT_MAX_LINES),
-                max_bytes=whole_number("MAX_BATCH_BYTES", 1, DEFAULT_MAX_BYTES),
+                # Set by the stack from the route's one limit (text2image/routes.py BATCH_MAX_BYTES).
+                max_bytes=whole_number("MAX_BATCH_BYTES", 1),
                 default_num_images=default_num_images(),
             ),
             quota=quota.QuotaSettings.from_env(),

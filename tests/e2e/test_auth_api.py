@@ -16,7 +16,7 @@ from jwts import claims_of, moto_pool_key, signed, unsigned
 from signed_in import SignedInStack
 from support import http, jpeg_dimensions
 
-from text2image.routes import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, UNAUTHORIZED_MESSAGE
+from text2image.routes import BATCH_MAX_BYTES, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, UNAUTHORIZED_MESSAGE
 
 LISTED = "https://pages.example.org"
 UNLISTED = "https://elsewhere.example.org"
@@ -70,6 +70,7 @@ def test_config_json_names_the_pool_the_client_and_where_to_sign_in(signed_in: S
         "auth": {"region": "us-east-1", "userPoolId": signed_in.pool_id, "clientId": signed_in.client_id, "endpoint": f"{signed_in.aws_url}/"},
         "dailyImagesPerUser": 200,
         "warm": None,  # the local endpoints of this stack do not scale to zero
+        "batchMaxBytes": BATCH_MAX_BYTES,
     }
 
 

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from support import http, invocations, jpeg_dimensions, keys_under, wait_until
 
-from text2image.local.gateway import MAX_BATCH_BYTES, MAX_BODY_BYTES
+from text2image.local.gateway import MAX_BODY_BYTES
 from text2image.local.stack import LocalStack
+from text2image.routes import API_GATEWAY_PAYLOAD_BYTES, BATCH_MAX_BYTES, PAYLOAD_TOO_LARGE_ANSWER, PAYLOAD_TOO_LARGE_STATUS, REQUEST_TOO_LARGE_MESSAGE
 
 JSONL = "application/x-ndjson"
 CSV = "text/csv"
@@ -114,25 +115,47 @@ def test_a_bad_file_is_refused_whole(clean_stack: LocalStack, body: bytes, conte
     assert invocations(clean_stack) == {"sd-local-1": 0, "sd-local-2": 0}
 
 
-def test_a_file_over_max_batch_bytes_is_refused_unread_naming_the_limit(clean_stack: LocalStack) -> None:
+def test_a_body_over_api_gateways_limit_is_refused_unread_as_the_stacks_gateway_response_says(clean_stack: LocalStack) -> None:
     """Sent up to its headers only: the gateway answers from the declared size, unread."""
     address = urlsplit(clean_stack.gateway.url)
-    size = MAX_BATCH_BYTES + 1
+    size = API_GATEWAY_PAYLOAD_BYTES + 1
     with socket.create_connection((str(address.hostname), int(address.port or 80)), timeout=30) as sock:
         sock.sendall(f"POST /text2image/batches HTTP/1.1\r\nHost: local\r\nContent-Type: {JSONL}\r\nContent-Length: {size}\r\n\r\n".encode())
         reply = sock.makefile("rb").read()
     head, _, body = reply.partition(b"\r\n\r\n")
-    answer = json.loads(body)
-    assert head.startswith(b"HTTP/1.1 400") and answer["field"] == "body"
-    assert answer["message"] == f"body: is {size} bytes; the limit is {MAX_BATCH_BYTES}"
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body) == {"error": "ValidationError", "message": REQUEST_TOO_LARGE_MESSAGE}
+
+
+def filler_lines(size: int) -> bytes:
+    """Valid request lines of about ``size`` bytes in all."""
+    line = json.dumps({"text": "x" * 1990}).encode() + b"\n"
+    return line * (size // len(line) + 1)
+
+
+def test_a_file_just_over_the_routes_limit_reaches_the_function_which_names_the_limit(clean_stack: LocalStack) -> None:
+    """4 MiB and a little: its event still fits Lambda's payload, so the function answers."""
+    body = filler_lines(BATCH_MAX_BYTES)[: BATCH_MAX_BYTES + 1]
+    stored = keys_under(clean_stack, "batches/")
+    status, answer = post_batch(clean_stack, body)
+    assert (status, answer["field"], answer["message"]) == (400, "body", f"body: is {BATCH_MAX_BYTES + 1} bytes; the limit is {BATCH_MAX_BYTES}")
+    assert keys_under(clean_stack, "batches/") == stored
+
+
+def test_a_file_whose_event_passes_lambdas_payload_gets_aws_own_413_and_the_function_never_runs(clean_stack: LocalStack) -> None:
+    """5 MiB is 6.7 MB base64-encoded: Lambda refuses the Invoke, and API Gateway answers as
+    recorded (text2image/routes.py). The page and the CLI check the size before they send."""
+    stored = keys_under(clean_stack, "batches/")
+    status, headers, answer = http("POST", f"{clean_stack.gateway.url}/text2image/batches", filler_lines(5 * 1024 * 1024), JSONL)
+    assert (status, json.loads(answer), headers["x-amzn-ErrorType"]) == (PAYLOAD_TOO_LARGE_STATUS, PAYLOAD_TOO_LARGE_ANSWER, "BadRequestException")
+    assert keys_under(clean_stack, "batches/") == stored
 
 
 def test_a_batch_file_larger_than_a_json_request_may_be_is_taken(clean_stack: LocalStack) -> None:
-    """The 64 KB limit of the JSON routes does not apply to this route: its limit is MAX_BATCH_BYTES."""
+    """The 64 KB limit of the JSON routes does not apply to this route: its limit is BATCH_MAX_BYTES."""
     long = {"text": "x" * 2000, "negative_prompt": "y" * 2000, "num_images": 1}  # the schema's longest fields
     count = MAX_BODY_BYTES // len(json.dumps(long)) + 1
     body = jsonl([{**long, "text": f"{n} {uuid.uuid4().hex}".ljust(2000, "x")} for n in range(count)])
-    assert MAX_BODY_BYTES < len(body) < MAX_BATCH_BYTES
+    assert MAX_BODY_BYTES < len(body) < BATCH_MAX_BYTES
     status, answer = post_batch(clean_stack, body)
     assert (status, answer["lines"]) == (202, count), answer
     assert ended_status(answer["status_url"])["status"] == "succeeded"

@@ -11,12 +11,12 @@ import pytest
 from support import http
 
 from text2image.local.stack import LocalStack
-from text2image.routes import UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_STATUS
+from text2image.routes import BATCH_MAX_BYTES, UNDECLARED_ROUTE_ERROR, UNDECLARED_ROUTE_STATUS
 
 
 def test_config_json_says_there_is_no_sign_in(clean_stack: LocalStack) -> None:
     status, headers, body = http("GET", f"{clean_stack.gateway.url}/config.json", content_type=None)
-    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {"auth": None, "warm": None})
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {"auth": None, "warm": None, "batchMaxBytes": BATCH_MAX_BYTES})
 
 
 @pytest.mark.parametrize("authorization", [None, "not.a-jwt"], ids=["no header", "a junk header"])

@@ -15,7 +15,7 @@ from stand_in_api import Answer, FakeClock, StandIn, serving
 
 from text2image.cli import BAD_INPUT, INTERRUPTED, main
 from text2image.client import BATCH_STATUS_GRACE, Waiting
-from text2image.routes import Origin, behavior_for
+from text2image.routes import BATCH_MAX_BYTES, Origin, behavior_for
 from text2image.token_store import Session, TokenStore
 
 BATCH = "batch-0123456789abcdef0123456789abcdef"
@@ -102,6 +102,18 @@ def test_a_file_that_cannot_be_sent_is_refused_before_any_request(
     file = batch_file(tmp_path, name) if name != "missing.jsonl" else tmp_path / name
     assert batch(api, FakeClock(), file) == BAD_INPUT
     assert why in capsys.readouterr().err
+    assert api.seen == []
+
+
+def test_a_file_larger_than_the_api_takes_is_refused_before_any_request_saying_what_to_do(
+    api: BatchApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = batch_file(tmp_path, content=b'{"text": "a"}\n'.ljust(BATCH_MAX_BYTES + 1, b" "))
+    assert batch(api, FakeClock(), file) == BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"text2image batch: {file} is {BATCH_MAX_BYTES + 1} bytes; the API takes files of up to {BATCH_MAX_BYTES} (4 MiB): "
+        "split it, or put it under batches/inbox/ in the stack's bucket\n"
+    )
     assert api.seen == []
 
 

@@ -9,8 +9,8 @@ from text2image.discovery import CognitoAuth, cognito_endpoint, config_document
 AUTH = CognitoAuth(region="eu-west-1", userPoolId="eu-west-1_AbC123", clientId="3n4b5urk1ft4fl3mg5e0dn8dp", endpoint=cognito_endpoint("eu-west-1"))
 
 
-def test_an_open_stack_says_auth_null_and_nothing_else() -> None:
-    assert json.dumps(config_document(None, 200)) == '{"auth": null, "warm": null}'
+def test_an_open_stack_says_auth_null_and_how_large_a_batch_file_may_be() -> None:
+    assert json.dumps(config_document(None, 200)) == '{"auth": null, "warm": null, "batchMaxBytes": 4194304}'
 
 
 def test_endpoints_that_scale_to_zero_say_how_long_warming_takes() -> None:
@@ -28,6 +28,7 @@ def test_a_signed_in_stack_names_its_pool_client_endpoint_and_quota() -> None:
         },
         "dailyImagesPerUser": 150,
         "warm": None,
+        "batchMaxBytes": 4194304,
     }
 
 

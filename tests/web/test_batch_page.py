@@ -21,6 +21,7 @@ from text2image.event_patterns import BATCH_INBOX_PREFIX
 from text2image.local.aws import BUCKET
 from text2image.local.lambdas import function_module
 from text2image.local.stack import LocalStack
+from text2image.routes import BATCH_MAX_BYTES
 
 RUN_TIMEOUT_MS = 60_000
 SIZE = 256
@@ -131,6 +132,18 @@ def test_a_file_of_another_kind_is_refused_in_the_page(clean_stack: LocalStack, 
     file.write_text("a fox\n")
     sent = run_file(page, clean_stack.gateway.url, file)
     expect(page.get_by_role("alert")).to_have_text("notes.txt is neither JSONL (.jsonl, .ndjson) nor CSV (.csv).")
+    expect(page.get_by_label("JSONL or CSV file")).to_have_attribute("aria-invalid", "true")
+    assert sent == []
+
+
+def test_a_file_larger_than_the_api_takes_is_refused_in_the_page_saying_what_to_do(clean_stack: LocalStack, page: Page, tmp_path: Path) -> None:
+    """The limit comes from /config.json; past it the API's own answer could be a bare 413."""
+    file = tmp_path / "big.jsonl"
+    file.write_bytes(b'{"text": "a"}\n'.ljust(BATCH_MAX_BYTES + 1, b" "))
+    sent = run_file(page, clean_stack.gateway.url, file)
+    expect(page.get_by_role("alert")).to_have_text(
+        "big.jsonl is 4,194,305 bytes; the API takes files of up to 4,194,304 bytes (4.0 MiB). Split it, or put it under batches/inbox/ in the stack's bucket."
+    )
     expect(page.get_by_label("JSONL or CSV file")).to_have_attribute("aria-invalid", "true")
     assert sent == []
 

@@ -24,6 +24,7 @@ from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, invoke, load_handlers
 from text2image.paths import BATCH_STATE_MACHINE, STATE_MACHINE
+from text2image.routes import BATCH_MAX_BYTES
 
 BUCKET = "text2image-local"
 STATE_MACHINE_NAME = "text2image"
@@ -158,6 +159,7 @@ class LocalAWS:
             "IMAGES_PER_CALL": str(self.config.images_per_call),
             "MAX_IMAGES_PER_CALL": str(self.config.max_images_per_call),
             "MAX_PIXELS_PER_CALL": str(self.config.max_pixels_per_call),
+            "MAX_BATCH_BYTES": str(BATCH_MAX_BYTES),  # as the deployed submit and drop functions get it
             "USAGE_TABLE": USAGE_TABLE,
             "DAILY_IMAGES_PER_USER": str(self.config.daily_images_per_user),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),

@@ -5,10 +5,10 @@ Every request goes through CloudFront's behaviours (text2image/routes.py), as on
 - ``/text2image`` and ``/text2image/*`` (the API): ``POST /text2image`` and
   ``POST /text2image/jobs`` with the edge checks of the deployed API (content type, size, the
   one JSON Schema, stage throttling), then the workflow, answered with the status mapping of
-  docs/design.md ("Errors"); ``POST /text2image/batches`` (a JSONL or CSV file of up to
-  ``MAX_BATCH_BYTES``), ``GET /text2image/history`` and ``POST /text2image/warm`` through their
-  functions, as API Gateway's Lambda proxy integration calls them; any other method or path there as
-  the stack answers an undeclared route.
+  docs/design.md ("Errors"); ``POST /text2image/batches`` (a JSONL or CSV file),
+  ``GET /text2image/history`` and ``POST /text2image/warm`` through their functions, as API
+  Gateway's Lambda proxy integration calls them, within its payload limits (text2image/routes.py);
+  any other method or path there as the stack answers an undeclared route.
   With ``text2image up --auth`` the routes of ``SIGNED_IN_ROUTES`` take a valid ID token of the
   local user pool (auth.py, as API Gateway's Cognito authorizer) and the run's input names the
   caller; a preflight ``OPTIONS`` on the API's paths answers 204, and every answer there carries
@@ -48,6 +48,7 @@ from text2image.local.rest_proxy import proxy_answer, proxy_event
 from text2image.local.throttle import TokenBucket, retry_after_header
 from text2image.manifest import HISTORY, SUBMIT_BATCH, WARM, LambdaFunction
 from text2image.routes import (
+    API_GATEWAY_PAYLOAD_BYTES,
     API_ROUTES,
     BATCHES_ROUTE,
     DISALLOWED_METHOD_ERROR,
@@ -55,7 +56,11 @@ from text2image.routes import (
     DISALLOWED_METHOD_STATUS,
     HISTORY_ROUTE,
     JOBS_ROUTE,
+    LAMBDA_PAYLOAD_BYTES,
+    PAYLOAD_TOO_LARGE_ANSWER,
+    PAYLOAD_TOO_LARGE_STATUS,
     PREFLIGHT_STATUS,
+    REQUEST_TOO_LARGE_MESSAGE,
     SCALE_TO_ZERO_ONLY_ROUTES,
     SIGN_IN_ONLY_ROUTES,
     SIGNED_IN_ROUTES,
@@ -79,10 +84,7 @@ from text2image.site import DEFAULT_PAGE, site_files
 from text2image.throttling import stage_throttle
 
 MAX_BODY_BYTES = 64 * 1024
-# The largest batch file the batches route takes (its function's limit, well inside API Gateway's
-# 10 MB: base64-encoded it must fit Lambda's 6 MB invocation payload); larger files go by S3.
-_batches, _batch_input = function_module("batches"), function_module("batch_input")
-MAX_BATCH_BYTES: int = _batches.DEFAULT_MAX_BYTES
+_batch_input = function_module("batch_input")
 # The batch route's binary media types: their bodies reach the function base64-encoded, as sent.
 BINARY_MEDIA_TYPES = frozenset({_batch_input.JSONL, _batch_input.CSV})
 LOCAL_HOOKS = "/_local/"  # forwarded to the endpoint server
@@ -199,8 +201,9 @@ class Gateway(HTTPService):
     max_body_bytes = MAX_BODY_BYTES
 
     def body_limit(self, path: str) -> int:
-        """The batch route reads files of up to MAX_BATCH_BYTES; every other path, JSON of up to MAX_BODY_BYTES."""
-        return MAX_BATCH_BYTES if path == BATCHES_ROUTE[1] else MAX_BODY_BYTES
+        """The batch route reads bodies up to API Gateway's payload limit (its function refuses a
+        file over BATCH_MAX_BYTES itself); every other path, JSON of up to MAX_BODY_BYTES."""
+        return API_GATEWAY_PAYLOAD_BYTES if path == BATCHES_ROUTE[1] else MAX_BODY_BYTES
 
     def __init__(
         self,
@@ -306,11 +309,11 @@ class Gateway(HTTPService):
 
     def batches(self, call: ApiCall) -> Answer:
         """``POST /text2image/batches``: the submit function behind API Gateway's Lambda proxy
-        integration, the file base64-encoded as API Gateway passes a binary media type. A file over
-        MAX_BATCH_BYTES was left unread: refused here, as the function words it."""
-        if call.body.too_large(MAX_BATCH_BYTES):
-            refused = _batch_input.BatchRefused(f"body: is {call.body.size} bytes; the limit is {MAX_BATCH_BYTES}")
-            raise ApiError(400, **refused.body)
+        integration, the file base64-encoded as API Gateway passes a binary media type. A body over
+        API Gateway's payload limit was left unread: refused as the stack's REQUEST_TOO_LARGE
+        gateway response words it."""
+        if call.body.too_large(API_GATEWAY_PAYLOAD_BYTES):
+            raise ApiError(400, "ValidationError", REQUEST_TOO_LARGE_MESSAGE)
         return self.proxy(SUBMIT_BATCH, BATCHES_ROUTE, call, with_body=True)
 
     def proxy(self, function: LambdaFunction, route: tuple[str, str], call: ApiCall, *, with_body: bool = False) -> Answer:
@@ -320,6 +323,8 @@ class Gateway(HTTPService):
         binary = call.content_type.split(";", 1)[0].strip().lower() in BINARY_MEDIA_TYPES
         body = call.body.data if with_body else None
         event = proxy_event(*route, call.query, {"Content-Type": call.content_type}, claims, body, binary=binary)
+        if len(json.dumps(event).encode()) > LAMBDA_PAYLOAD_BYTES:  # Lambda refuses the Invoke: the function never runs
+            return PAYLOAD_TOO_LARGE_STATUS, dict(PAYLOAD_TOO_LARGE_ANSWER), {"x-amzn-ErrorType": "BadRequestException"}
         _, headers, body = invoke(self.aws.lambdas.handlers[function.name], function.name, event)
         if "X-Amz-Function-Error" in headers:  # API Gateway's answer when a proxy function fails
             raise ApiError(502, "InternalError", f"the {function.folder} function failed")
