@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from quota import QuotaExceeded, day_of, refusal, reserve, used_of, user_key
+from quota import QuotaExceeded, QuotaSettings, check_room, day_of, refusal, reserve, used_of, user_key
 
 NOW = datetime(2026, 11, 26, 23, 0, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 11, 27, tzinfo=UTC)  # the end of NOW's day
@@ -23,6 +23,12 @@ class FakeDynamoDB:
     def __init__(self, answer: dict[str, Any] | ClientError) -> None:
         self.answer = answer
         self.updates: list[dict[str, Any]] = []
+        self.reads: list[dict[str, Any]] = []
+
+    def get_item(self, **arguments: Any) -> dict[str, Any]:
+        self.reads.append(arguments)
+        assert not isinstance(self.answer, ClientError)
+        return self.answer
 
     def update_item(self, **arguments: Any) -> dict[str, Any]:
         self.updates.append(arguments)
@@ -57,6 +63,7 @@ def test_the_refusal_says_how_many_were_used_and_asked_and_when_it_resets() -> N
 def test_retry_after_is_never_zero() -> None:
     assert refusal(None, 1, 1, NOW + timedelta(milliseconds=300), NOW)["retry_after"] == 1
     assert refusal(None, 1, 1, MIDNIGHT, MIDNIGHT - timedelta(microseconds=1))["retry_after"] == 1  # a microsecond before the day ends
+    assert refusal(None, 1, 1, MIDNIGHT, MIDNIGHT)["retry_after"] == 1  # at the very end: still a wait, not 0
 
 
 def test_a_request_larger_than_the_quota_is_refused_without_a_count() -> None:
@@ -108,3 +115,26 @@ def test_retry_after_rounds_any_part_of_a_second_up() -> None:
     resets = datetime(2026, 11, 27, tzinfo=UTC)
     assert refusal(None, 1, 1, resets, resets - timedelta(seconds=3600, microseconds=500))["retry_after"] == 3601
     assert refusal(None, 1, 1, resets, resets - timedelta(seconds=3600))["retry_after"] == 3600
+
+
+@pytest.mark.parametrize(("item", "used"), [({}, 0), ({"Item": {"images": {"N": "7"}}}, 7)])
+def test_a_look_at_the_room_left_reads_the_callers_day_and_refuses_what_would_pass_it(item: dict[str, Any], used: int) -> None:
+    """check_room (a signed-in batch before it starts): no item is a day with nothing used."""
+    dynamodb = FakeDynamoDB(item)
+    check_room(dynamodb, "usage", "u-1", 10 - used, 10, NOW)  # type: ignore[arg-type]  # exactly what is left: taken
+    with pytest.raises(QuotaExceeded) as raised:
+        check_room(dynamodb, "usage", "u-1", 11 - used, 10, NOW)  # type: ignore[arg-type]
+    assert raised.value.body["message"] == f"daily quota of 10 images: {used} used, {11 - used} asked; resets at 2026-11-27T00:00:00Z"
+    assert dynamodb.reads[0] == {"TableName": "usage", "Key": {"pk": {"S": "USER#u-1"}, "sk": {"S": "QUOTA#2026-11-26"}}, "ConsistentRead": True}
+    assert dynamodb.updates == []  # a look counts nothing
+
+
+def test_the_quota_settings_come_from_the_environment_and_need_a_whole_positive_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("USAGE_TABLE", raising=False)
+    assert QuotaSettings.from_env() is None  # sign-in off
+    monkeypatch.setenv("USAGE_TABLE", "usage")
+    monkeypatch.setenv("DAILY_IMAGES_PER_USER", "1")
+    assert QuotaSettings.from_env() == QuotaSettings("usage", 1)
+    monkeypatch.setenv("DAILY_IMAGES_PER_USER", "0")
+    with pytest.raises(ValueError, match="DAILY_IMAGES_PER_USER must be a whole number of at least 1, not '0'"):
+        QuotaSettings.from_env()
