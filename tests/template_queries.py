@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -18,14 +19,24 @@ def resource_path(resources: dict[str, Any], reference: dict[str, Any]) -> str:
     return f"{resource_path(resources, props['ParentId'])}/{props['PathPart']}"
 
 
-def rendered(value: Any) -> str:
-    """A template value as text: Fn::Join flattened, a Ref as <Ref:id>, a GetAtt as <id.attribute>."""
+def flattened(value: Any, token: Callable[[dict[str, Any]], str]) -> str:
+    """A template value as text: Fn::Join flattened, every other token (a Ref, a GetAtt) as
+    ``token`` writes it."""
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return str(separator).join(rendered(part) for part in parts)
-    if "Ref" in value:
-        return f"<Ref:{value['Ref']}>"
-    logical_id, attribute = value["Fn::GetAtt"]
+        return str(separator).join(flattened(part, token) for part in parts)
+    return token(value)
+
+
+def _named(token: dict[str, Any]) -> str:
+    if "Ref" in token:
+        return f"<Ref:{token['Ref']}>"
+    logical_id, attribute = token["Fn::GetAtt"]
     return f"<{logical_id}.{attribute}>"
+
+
+def rendered(value: Any) -> str:
+    """A template value as text: Fn::Join flattened, a Ref as <Ref:id>, a GetAtt as <id.attribute>."""
+    return flattened(value, _named)

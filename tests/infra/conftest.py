@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from template_queries import flattened
 from vtl import Velocity
 
 # What the deployed template's tokens stand for, where a test needs a value.
@@ -17,13 +18,7 @@ _STATE_MACHINE_REF = "WorkflowStateMachine"
 
 def resolve(value: Any) -> str:
     """A template string with its Fn::Join and Refs resolved (the state machine's Ref is its ARN)."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(resolve(part) for part in parts)
-    ref = value["Ref"]
-    return STATE_MACHINE_ARN if ref.startswith(_STATE_MACHINE_REF) else _REFS[ref]
+    return flattened(value, lambda token: STATE_MACHINE_ARN if token["Ref"].startswith(_STATE_MACHINE_REF) else _REFS[token["Ref"]])
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 from infra_synth import Synth
-from template_queries import of_type, resource_path
+from template_queries import flattened, of_type, resource_path
 
 from infra.api import declared_routes
 from infra.auth import Auth
@@ -132,12 +132,7 @@ _MARKER = re.compile(r"<<marker:0xbaba:\d+>>")
 
 def as_written(value: Any) -> str:
     """A CloudFormation value as the deployment writes it, each Ref as ${Name}."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(as_written(part) for part in parts)
-    return "${" + str(value["Ref"]) + "}"
+    return flattened(value, lambda token: "${" + str(token["Ref"]) + "}")
 
 
 def deployed_config(synth: Synth, resources: dict[str, Any]) -> Any:
