@@ -125,6 +125,7 @@ bench: install-python torch
 	$(UV) run --group bench python bench/fanout.py
 	$(UV) run python bench/load.py
 	$(UV) run python bench/bulk.py
+	$(UV) run python bench/batch_check.py
 	$(UV) run python bench/coldstart.py
 	$(UV) run python bench/batching.py
 	$(UV) run python bench/cost.py
