@@ -20,6 +20,7 @@ from infra.nag import acknowledge, as_nag_prints
 from infra.storage import BATCHES_PREFIX, REQUESTS_PREFIX
 from infra.workflow import LOG_LEVELS
 from text2image import batch_workflow
+from text2image.event_patterns import BATCH_DROP_MAX_BYTES
 from text2image.manifest import BATCH_DROP, BATCH_STATUS, SUBMIT_BATCH
 from text2image.paths import BATCH_STATE_MACHINE
 from text2image.routes import BATCH_MAX_BYTES
@@ -77,7 +78,8 @@ class Batches(Construct):
             "BATCH_STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
             "PUBLIC_BASE_URL_PARAMETER": public_base_url_parameter,
             "MAX_BATCH_LINES": str(config.max_batch_lines),
-            "MAX_BATCH_BYTES": str(BATCH_MAX_BYTES),  # the route's (text2image/routes.py); the S3 drop reads files up to the same size
+            "MAX_BATCH_BYTES": str(BATCH_MAX_BYTES),  # the route's (text2image/routes.py)
+            "MAX_DROP_BYTES": str(BATCH_DROP_MAX_BYTES),  # the S3 drop's (text2image/event_patterns.py)
             # Each line's images are dealt after those of the lines before it, a line without num_images counting as Prepare fills it in.
             "DEFAULT_NUM_IMAGES": str(config.default_num_images),
         }

@@ -29,6 +29,11 @@ def prompt_file_pattern(bucket: str) -> dict[str, Any]:
 # A batch file (.jsonl or .csv) dropped here is submitted as a batch (functions/prepare/batches.py's
 # drop_handler, which also records a badly named one as refused: the rule takes every key under it).
 BATCH_INBOX_PREFIX = "batches/inbox/"
+# The largest file the drop takes: read whole from S3 by a 512 MB function, checked line by line
+# (text2image:maxBatchLines lines of about 3 KB each; bench/batch_check.py measures its time and
+# memory). Eight times what POST /text2image/batches takes (text2image/routes.py BATCH_MAX_BYTES):
+# a file too big for the API goes here.
+BATCH_DROP_MAX_BYTES = 32 * 1024 * 1024
 
 
 def batch_file_pattern(bucket: str) -> dict[str, Any]:

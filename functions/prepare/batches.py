@@ -9,7 +9,7 @@
   their day, else 429 QuotaExceeded (with Retry-After), or 400 when it asks for more than a whole
   day's quota; nothing is written or started (each line still reserves its images as it runs).
 - ``drop_handler``: an S3 "Object Created" event from EventBridge for a file under
-  ``batches/inbox/`` (``.jsonl`` or ``.csv``, by its name; at most ``MAX_BATCH_BYTES``): the same
+  ``batches/inbox/`` (``.jsonl`` or ``.csv``, by its name; at most ``MAX_DROP_BYTES``): the same
   checks; a refused file gets ``batches/<id>/status.json`` with status ``invalid`` and its bad lines.
 
 A good file is stored as ``batches/<batch_id>/input.jsonl``, its status document is created
@@ -23,7 +23,8 @@ under the next execution name, ``<batch_id>-2`` ...
 
 Environment: ``BUCKET_NAME``, ``BATCH_STATE_MACHINE_ARN``, ``PUBLIC_BASE_URL_PARAMETER`` (the SSM
 parameter holding the public base URL, as Collect reads it), ``MAX_BATCH_LINES`` (default 10000),
-``MAX_BATCH_BYTES`` (the route's limit, which base64-encoded fits Lambda's invocation payload), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it); with sign-in
+``MAX_BATCH_BYTES`` (the route's limit, which base64-encoded fits Lambda's invocation payload),
+``MAX_DROP_BYTES`` (a dropped file's), ``DEFAULT_NUM_IMAGES`` (as Prepare reads it); with sign-in
 ``USAGE_TABLE`` and ``DAILY_IMAGES_PER_USER`` (as Prepare reads them).
 """
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -103,7 +104,8 @@ class Settings:
     bucket: str
     state_machine_arn: str  # the batch state machine
     public_base_url_parameter: str  # the SSM parameter's name (Collect's: the same parameter)
-    limits: Limits
+    limits: Limits  # of a file sent to the route
+    drop_max_bytes: int  # a dropped file's byte limit (its other limits are the route's)
     quota: quota.QuotaSettings | None  # None: sign-in is off, no caller is ever signed in
 
     @classmethod
@@ -118,6 +120,8 @@ class Settings:
                 max_bytes=whole_number("MAX_BATCH_BYTES", 1),
                 default_num_images=default_num_images(),
             ),
+            # Set by the stack (text2image/event_patterns.py BATCH_DROP_MAX_BYTES): S3 has no payload limit.
+            drop_max_bytes=whole_number("MAX_DROP_BYTES", 1),
             quota=quota.QuotaSettings.from_env(),
         )
 
@@ -325,11 +329,12 @@ def drop_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     media_type = next((kind for suffix, kind in SUFFIX_MEDIA_TYPES.items() if key.lower().endswith(suffix)), None)
     if media_type is None:
         return refuse(unread, BatchRefused(f"body: a batch file's name must end in {' or '.join(SUFFIX_MEDIA_TYPES)}, not {key.rsplit('/', 1)[-1]!r}"))
-    body = read_dropped_file(key, settings.limits.max_bytes)
+    limits = replace(settings.limits, max_bytes=settings.drop_max_bytes)
+    body = read_dropped_file(key, limits.max_bytes)
     if isinstance(body, int):
-        return refuse(unread, BatchRefused(f"body: is {body} bytes; the limit is {settings.limits.max_bytes}"))
+        return refuse(unread, BatchRefused(f"body: is {body} bytes; the limit is {limits.max_bytes}"))
     try:
-        batch = parse_batch(body, media_type, settings.limits)
+        batch = parse_batch(body, media_type, limits)
     except BatchRefused as exc:
         return refuse(refused_batch_id(body), exc)
     return dict(submit(batch, None))  # a file dropped in the bucket is the stack owner's: no caller, no quota

@@ -206,9 +206,10 @@ def test_the_batch_functions_run_their_manifest_handlers_with_their_settings(sta
             continue
         assert env["BATCH_STATE_MACHINE_ARN"] == {"Ref": machine_id}
         assert env["PUBLIC_BASE_URL_PARAMETER"].startswith("/text2image/") and env["PUBLIC_BASE_URL_PARAMETER"].endswith("/public-base-url")
-        assert (env["MAX_BATCH_LINES"], env["MAX_BATCH_BYTES"], env["DEFAULT_NUM_IMAGES"]) == (
+        assert (env["MAX_BATCH_LINES"], env["MAX_BATCH_BYTES"], env["MAX_DROP_BYTES"], env["DEFAULT_NUM_IMAGES"]) == (
             str(defaults["maxBatchLines"]),
             str(4 * 1024 * 1024),
+            str(32 * 1024 * 1024),
             str(defaults["defaultNumImages"]),
         )
 

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", MACHINE)
     monkeypatch.setenv("MAX_BATCH_LINES", "30")
     monkeypatch.setenv("MAX_BATCH_BYTES", "2048")
+    monkeypatch.setenv("MAX_DROP_BYTES", "4096")  # S3 has no payload limit: a dropped file may be bigger
     monkeypatch.setattr(batches, "now", lambda: NOW)
     # The SSM parameter holds the CloudFront URL with a trailing slash.
     monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: f"{BASE_URL}/")
@@ -299,7 +301,14 @@ def test_the_same_file_after_its_batch_ended_restarts_nothing(s3: Stubber, sfn: 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("MAX_BATCH_LINES", "0"), ("MAX_BATCH_LINES", "ten"), ("MAX_BATCH_BYTES", "-1"), ("MAX_BATCH_BYTES", "4 MiB"), ("DEFAULT_NUM_IMAGES", "17")],
+    [
+        ("MAX_BATCH_LINES", "0"),
+        ("MAX_BATCH_LINES", "ten"),
+        ("MAX_BATCH_BYTES", "-1"),
+        ("MAX_BATCH_BYTES", "4 MiB"),
+        ("MAX_DROP_BYTES", "0"),
+        ("DEFAULT_NUM_IMAGES", "17"),
+    ],
 )
 def test_a_bad_setting_fails_loudly_by_name(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
@@ -313,10 +322,12 @@ def test_the_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = batches.Settings.from_env()
     assert (settings.bucket, settings.state_machine_arn, settings.public_base_url_parameter) == (BUCKET, MACHINE, "/text2image/unit/public-base-url")
     assert (settings.limits.max_lines, settings.limits.max_bytes, settings.limits.default_num_images) == (10_000, 2048, 2)
-    for required in ("MAX_BATCH_BYTES", "BATCH_STATE_MACHINE_ARN"):  # the stack always sets them
-        monkeypatch.delenv(required)
-        with pytest.raises(KeyError, match=required):
-            batches.Settings.from_env()
+    assert settings.drop_max_bytes == 4096
+    for required in ("MAX_BATCH_BYTES", "MAX_DROP_BYTES", "BATCH_STATE_MACHINE_ARN"):  # the stack always sets them
+        with monkeypatch.context() as without:
+            without.delenv(required)
+            with pytest.raises(KeyError, match=required):
+                batches.Settings.from_env()
 
 
 # -- the S3 drop ---------------------------------------------------------------------------
@@ -357,10 +368,20 @@ def test_a_bad_dropped_file_gets_an_invalid_status_named_by_its_content(s3: Stub
     assert batch_id.startswith("batch-") and batch_id != stored(b'{"text": "a"}\n').batch_id
 
 
-def test_a_dropped_file_over_the_byte_limit_is_refused_unread(s3: Stubber, sfn: Stubber) -> None:
+def test_a_dropped_file_too_big_for_the_route_is_taken_up_to_the_drops_own_limit(s3: Stubber, sfn: Stubber) -> None:
+    content = b"".join(json.dumps({"text": f"{n} ".ljust(290, "x")}).encode() + b"\n" for n in range(10))
+    assert 2048 < len(content) <= 4096
+    batch = parse_batch(content, "application/x-ndjson", replace(batches.get_settings().limits, max_bytes=4096))
+    expect_read(s3, "batches/inbox/long.jsonl", content)
+    expect_stored(s3, batch)
+    expect_start(sfn, batch)
+    assert drop("batches/inbox/long.jsonl") == accepted(batch)
+
+
+def test_a_dropped_file_over_the_drops_byte_limit_is_refused_unread(s3: Stubber, sfn: Stubber) -> None:
     expect_read(s3, "batches/inbox/big.jsonl", b"", length=5000)
     batch_id = refused_batch_id(b"batches/inbox/big.jsonl\nbig-etag")
-    status = expect_invalid(s3, batch_id, "body: is 5000 bytes; the limit is 2048", [])
+    status = expect_invalid(s3, batch_id, "body: is 5000 bytes; the limit is 4096", [])
     assert drop("batches/inbox/big.jsonl", etag="big-etag") == status
 
 

@@ -19,6 +19,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from text2image import batch_workflow, inference_components, manifest
 from text2image.deploy_settings import context_defaults
+from text2image.event_patterns import BATCH_DROP_MAX_BYTES
 from text2image.local import engine
 from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
@@ -160,6 +161,7 @@ class LocalAWS:
             "MAX_IMAGES_PER_CALL": str(self.config.max_images_per_call),
             "MAX_PIXELS_PER_CALL": str(self.config.max_pixels_per_call),
             "MAX_BATCH_BYTES": str(BATCH_MAX_BYTES),  # as the deployed submit and drop functions get it
+            "MAX_DROP_BYTES": str(BATCH_DROP_MAX_BYTES),
             "USAGE_TABLE": USAGE_TABLE,
             "DAILY_IMAGES_PER_USER": str(self.config.daily_images_per_user),
             "ENDPOINT_READ_TIMEOUT": str(self.config.endpoint_read_timeout),
