@@ -325,11 +325,16 @@ def scale_to_zero_line(stack: LocalStack) -> str:
     """The banner's line on scale to zero (``--scale-to-zero``, ``--cold-start``); none without it."""
     if stack.config.scale_to_zero is None:
         return ""
+    from text2image.local.lambdas import function_module
+
     config = stack.config
     every = warming_retry_interval() * config.retry_scale
+    wait = function_module("prepare").DEFAULT_COLD_WAIT_SECONDS * config.retry_scale
+    # As on AWS (a 200 s wait, a cold start of minutes), a job that waits less than a cold start ends EndpointCold.
+    short = "; shorter than a cold start: a job started cold ends EndpointCold" if wait < config.cold_start + every else ""
     return (
         f"  scale to zero    endpoints scale to zero after {config.scale_to_zero:g} s idle; a cold start takes {config.cold_start:g} s; "
-        f"a job calls a warming endpoint every {every:.3g} s (Retry intervals x {config.retry_scale:.3g})\n"
+        f"a job calls a warming endpoint every {every:.3g} s and waits up to {wait:.3g} s (Retry intervals x {config.retry_scale:.3g}{short})\n"
     )
 
 

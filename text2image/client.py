@@ -128,7 +128,8 @@ def read_batch_file(path: Path) -> bytes:
     size = path.stat().st_size
     if size > BATCH_MAX_BYTES:
         raise ValueError(
-            f"{path} is {size} bytes; the API takes files of up to {BATCH_MAX_BYTES} (4 MiB): split it, or put it under batches/inbox/ in the stack's bucket"
+            f"{path} is {size} bytes; the API takes files of up to {BATCH_MAX_BYTES} ({BATCH_MAX_BYTES / 2**20:g} MiB): "
+            "split it, or put it under batches/inbox/ in the stack's bucket"
         )
     return path.read_bytes()
 

@@ -21,6 +21,8 @@ from text2image.routes import (
     BATCHES_ROUTE,
     HISTORY_ROUTE,
     JOBS_ROUTE,
+    PAYLOAD_TOO_LARGE_ANSWER,
+    PAYLOAD_TOO_LARGE_STATUS,
     SIGNED_IN_ROUTES,
     SYNC_ROUTE,
     UNAUTHORIZED_ERROR,
@@ -84,6 +86,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+AWS_REQUEST_TOO_LONG = "RequestTooLong"
 REQUEST_ID = {"type": "string", "description": "The run's id: its execution name, and the key of its images and manifest."}
 FIELD = {"type": "string", "description": "The request field at fault (`body` and `Content-Type` for the HTTP body itself)."}
 
@@ -243,6 +246,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
         description="Every endpoint serves or has a copy on its way.",
+    ),
+    # AWS's own answer, outside the API's error shape: the body cannot be mapped (text2image/routes.py).
+    AWS_REQUEST_TOO_LONG: _object(
+        {"message": {"type": "string", "enum": [PAYLOAD_TOO_LARGE_ANSWER["message"]]}},
+        description="API Gateway's answer when its event for a Lambda proxy route passes Lambda's invocation payload.",
     ),
 }
 
@@ -419,9 +427,16 @@ def document() -> dict[str, Any]:
                         "202": _answer("The batch is stored and started (or was already).", "Batch"),
                         "400": _answer(
                             "Some lines break the contract (`lines` lists each with its number and why), or the file is empty, not UTF-8, "
-                            "over 4 MiB or over the line limit (`message` says which), or (a signed-in caller) it asks for more images "
+                            "over 4 MiB, over API Gateway's 10 MB or over the line limit (`message` says which), "
+                            "or (a signed-in caller) it asks for more images "
                             "than a whole day's quota. Nothing was stored or started.",
                             "ValidationError",
+                        ),
+                        str(PAYLOAD_TOO_LARGE_STATUS): _answer(
+                            "A body of about 4.5 MiB to 10 MB: API Gateway's event passes Lambda's invocation payload and AWS answers "
+                            "itself, not in the API's error shape. Send at most `batchMaxBytes` (/config.json), or put the file under "
+                            "`batches/inbox/` in the bucket.",
+                            AWS_REQUEST_TOO_LONG,
                         ),
                         "415": _answer(f"A Content-Type other than {JSONL} or {CSV}.", "ValidationError"),
                         "429": _answer(

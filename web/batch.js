@@ -171,7 +171,9 @@ function refusal(status, answer, response) {
   if (status === 400 && answer && answer.lines && answer.lines.length) {
     return [`The file was refused: ${answer.lines.length === 1 ? "one line is" : `${answer.lines.length} lines are`} invalid. Fix them and run it again:`, answer.lines];
   }
-  if (status === 429 && answer && answer.error === "QuotaExceeded") return [quotaText(answer), []];  // the whole batch, before it starts
+  if (status === 429 && answer && answer.error === "QuotaExceeded") {  // the whole batch, before it starts
+    return [quotaText(answer, "This batch needs more images than you have left today"), []];
+  }
   if (status === 429) {
     const wait = response.headers.get("Retry-After");
     return [`Too many requests right now${wait ? `; try again in ${wait} s` : "; try again shortly"}.`, []];
@@ -197,16 +199,16 @@ async function run(file) {
   if (!file) return fileProblem("Choose a file first.");
   const type = mediaType(file);
   if (!type) return fileProblem(`${file.name} is neither JSONL (.jsonl, .ndjson) nor CSV (.csv).`);
-  await configured;  // a file sent before /config.json arrived waits to know about sign-in and the size limit
-  // Checked here: past the limit the API's own answer can be a bare 413 that does not say it.
-  if (batchMaxBytes && file.size > batchMaxBytes) {
-    return fileProblem(`${file.name} is ${bytes(file.size)}; the API takes files of up to ${bytes(batchMaxBytes)} ` +
-      `(${(batchMaxBytes / 1048576).toFixed(1)} MiB). ` +
-      "Split it, or put it under batches/inbox/ in the stack's bucket.");
-  }
   $("run").disabled = true;
-  showStatus(`Sending ${file.name}…`);
   try {
+    await configured;  // a file sent before /config.json arrived waits to know about sign-in and the size limit
+    // Checked here: past the limit the API's own answer can be a bare 413 that does not say it.
+    if (batchMaxBytes && file.size > batchMaxBytes) {
+      return fileProblem(`${file.name} is ${bytes(file.size)}; the API takes files of up to ${bytes(batchMaxBytes)} ` +
+        `(${(batchMaxBytes / 1048576).toFixed(1)} MiB). ` +
+        "Split it, or put it under batches/inbox/ in the stack's bucket.");
+    }
+    showStatus(`Sending ${file.name}…`);
     const response = await apiFetch("/text2image/batches", {method: "POST", headers: {"Content-Type": type}, body: file});
     const answer = await response.json().catch(() => null);
     if (response.status !== 202 || !answer) {

@@ -148,8 +148,8 @@ export async function signedInFetch(session, path, options = {}) {
 
 // Over the user's daily quota (a run, or a batch refused whole): the API's message, and when it
 // resets in the user's own time.
-export function quotaText(body) {
+export function quotaText(body, lead = "Daily quota reached") {
   const resets = new Date(body.resets_at);
   const local = Number.isNaN(resets.getTime()) ? "" : ` It resets at ${resets.toLocaleString()}.`;
-  return `Daily quota reached: ${body.message}.${local}`;
+  return `${lead}: ${body.message}.${local}`;
 }

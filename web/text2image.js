@@ -73,7 +73,6 @@ function buildRequest() {
   return request;
 }
 
-
 function errorText(status, answer, response) {
   const message = answer && answer.message ? answer.message : response.statusText;
   switch (status) {

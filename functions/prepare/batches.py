@@ -177,14 +177,12 @@ def put_new(key: str, body: bytes, content_type: str) -> bool:
 
 
 def is_submitted(batch_id: str) -> bool:
-    """Whether the batch's status document exists (it was submitted before)."""
-    try:
-        s3_client().head_object(Bucket=get_settings().bucket, Key=status_key(batch_id))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return True
+    """Whether the batch's status document exists (it was submitted before). Listed rather than
+    HEAD: a missing key's HEAD is a 404 only to a role that may list the bucket, and the role's
+    ListBucket is limited to the batches/ prefix, which a listing names (s3:prefix) and a HEAD does not."""
+    key = status_key(batch_id)
+    listed = s3_client().list_objects_v2(Bucket=get_settings().bucket, Prefix=key, MaxKeys=1)
+    return any(entry["Key"] == key for entry in listed.get("Contents", []))
 
 
 def admit(batch: Batch, caller: sources.Caller) -> None:

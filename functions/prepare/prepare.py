@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 MAX_PROMPT_FILE_BYTES = 64 * 1024
 DEFAULT_COLD_WAIT_SECONDS = 200
+# A call that finds its endpoint warm at the deadline may still take SageMaker's 60 s, after up to
+# one more 15 s Retry interval: every call after the first in a lane needs that much of the wait.
+SECONDS_PER_LATER_CALL = 75
 
 
 class PrepareInput(TypedDict):
@@ -70,6 +73,9 @@ class Settings:
     # the workflow's 300 s less one more call (up to 60 s) and Collect. The local stack scales it
     # with its Retry intervals.
     cold_wait_seconds: float
+    # What each call after the first in a lane needs of that wait (SECONDS_PER_LATER_CALL; the
+    # local stack scales its Retry part and uses its own per-call limit).
+    later_call_seconds: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,6 +90,7 @@ class Settings:
             ),
             quota=quota.QuotaSettings.from_env(),
             cold_wait_seconds=_seconds("COLD_WAIT_SECONDS", DEFAULT_COLD_WAIT_SECONDS),
+            later_call_seconds=_seconds("LATER_CALL_SECONDS", SECONDS_PER_LATER_CALL),
         )
 
 
@@ -162,16 +169,11 @@ def reserve_images(caller: sources.Caller, request_id: str, request: planning.Re
     return {"sk": quota.quota_key(quota.day_of(now)[0]), "images": request["num_images"]}
 
 
-# A call that finds its endpoint warm at the deadline may still take SageMaker's 60 s, after up to
-# one more 15 s Retry interval: every call after the first in a lane needs that much of the wait.
-SECONDS_PER_LATER_CALL = 75
-
-
-def cold_wait_deadline(now: float, cold_wait_seconds: float, plan: planning.Plan) -> float:
+def cold_wait_deadline(now: float, cold_wait_seconds: float, later_call_seconds: float, plan: planning.Plan) -> float:
     """Until when a job waits for cold endpoints: COLD_WAIT_SECONDS leaves room for one more call
     and Collect in the workflow's 300 s, so a lane of several calls waits less (never past now)."""
     longest_lane = max(len(lane["calls"]) for lane in plan["lanes"])
-    return now + max(0.0, cold_wait_seconds - SECONDS_PER_LATER_CALL * (longest_lane - 1))
+    return now + max(0.0, cold_wait_seconds - later_call_seconds * (longest_lane - 1))
 
 
 def manifest_key(request_id: str) -> str:
@@ -212,5 +214,5 @@ def handler(event: PrepareInput, context: LambdaContext) -> PrepareOutput:
     calls = sum(len(lane["calls"]) for lane in plan["lanes"])
     emit_metric("CallsPlanned", calls)
     logger.info("planned", extra={"images": request["num_images"], "lanes": len(plan["lanes"]), "calls": calls})
-    capacity_deadline = 0.0 if source.sync else cold_wait_deadline(time.time(), settings.cold_wait_seconds, plan)
+    capacity_deadline = 0.0 if source.sync else cold_wait_deadline(time.time(), settings.cold_wait_seconds, settings.later_call_seconds, plan)
     return {**plan, "origin": source.origin, "caller": source.caller, "reservation": reservation, "capacity_deadline": capacity_deadline}

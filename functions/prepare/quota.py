@@ -111,7 +111,7 @@ def check_room(dynamodb: DynamoDBClient, table: str, sub: str, images: int, limi
 
 
 def used_of(item: Any) -> int | None:
-    """The day's count in the item DynamoDB returned with a failed condition, when it did."""
+    """The day's count in an item DynamoDB returned (with a failed condition, or to GetItem), when it did."""
     try:
         return int(item["images"]["N"])
     except (KeyError, TypeError, ValueError):

@@ -16,6 +16,7 @@ LAMBDA_ENVIRONMENT = {
     "ENDPOINT_READ_TIMEOUT": "70",
     "COLD_START_SECONDS": "420",
     "COLD_WAIT_SECONDS": "200",  # Prepare's default; the local stack of another test folder sets it scaled in this process's environment
+    "LATER_CALL_SECONDS": "75",  # likewise
     "POWERTOOLS_SERVICE_NAME": "text2image",
     "POWERTOOLS_METRICS_NAMESPACE": "text2image",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -149,12 +149,11 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
 
 
 def expect_new(s3: Stubber, batch: Any, *, submitted: bool = False) -> None:
-    """HeadObject of the batch's status: 404 for a batch never submitted."""
-    expected = {"Bucket": BUCKET, "Key": f"batches/{batch.batch_id}/status.json"}
-    if submitted:
-        s3.add_response("head_object", {"ContentLength": 10}, expected)
-    else:
-        s3.add_client_error("head_object", service_error_code="404", http_status_code=404, expected_params=expected)
+    """The batch's status listed by its key as prefix (the role lists batches/ only): nothing for a
+    batch never submitted. A key that only starts with it is another object."""
+    key = f"batches/{batch.batch_id}/status.json"
+    contents = [{"Key": key if submitted else key + ".old"}]  # S3 lists in key order: the exact key would come first
+    s3.add_response("list_objects_v2", {"Contents": contents, "KeyCount": len(contents)}, {"Bucket": BUCKET, "Prefix": key, "MaxKeys": 1})
 
 
 def expect_used_today(dynamodb: Stubber, used: int | None) -> None:

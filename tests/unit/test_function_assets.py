@@ -10,7 +10,9 @@ import sys
 from text2image.manifest import LAMBDAS
 from text2image.paths import FUNCTIONS
 
-ALLOWED_THIRD_PARTY = {"boto3", "botocore", "aws_lambda_powertools"}
+# The Lambda runtime's SDK, and the Powertools layer, which ships its extras ("all"): fastjsonschema
+# is its validation engine (request_validation.py compiles the schema with it once per container).
+ALLOWED_THIRD_PARTY = {"boto3", "botocore", "aws_lambda_powertools", "fastjsonschema"}
 
 
 def local_modules(folder: str) -> set[str]:

@@ -102,14 +102,18 @@ def test_a_sync_run_does_not_wait_for_cold_endpoints_and_any_other_run_does(monk
     assert before + 90 <= job["capacity_deadline"] <= time.time() + 90
 
 
-@pytest.mark.parametrize(("images_per_call", "calls", "wait"), [("0", 1, 200), ("3", 2, 125), ("1", 4, 0)])
+@pytest.mark.parametrize(
+    ("images_per_call", "later_call", "calls", "wait"), [("0", "75", 1, 200), ("3", "75", 2, 125), ("1", "75", 4, 0), ("1", "6.5", 4, 180.5)]
+)
 def test_a_job_whose_lanes_make_several_calls_waits_less_for_cold_endpoints(
-    monkeypatch: pytest.MonkeyPatch, images_per_call: str, calls: int, wait: float
+    monkeypatch: pytest.MonkeyPatch, images_per_call: str, later_call: str, calls: int, wait: float
 ) -> None:
-    """Each call after the first in a lane may take 60 s plus a 15 s retry: the run must still end within 300 s."""
+    """Each call after the first in a lane may take 60 s plus a 15 s retry (LATER_CALL_SECONDS; a
+    local stack's own): the run must still end within 300 s."""
     import prepare
 
     monkeypatch.setenv("IMAGES_PER_CALL", images_per_call)
+    monkeypatch.setenv("LATER_CALL_SECONDS", later_call)
     before = time.time()
     job = call(prepare, {"input": {"text": "a", "num_images": 8}, "execution_name": "exec-w"})
     assert max(len(lane["calls"]) for lane in job["lanes"]) == calls

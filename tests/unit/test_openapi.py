@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from text2image.openapi import OPENAPI_VERSION, REQUEST_NAME, document, document_bytes, openapi_schema
+from text2image.openapi import AWS_REQUEST_TOO_LONG, OPENAPI_VERSION, REQUEST_NAME, document, document_bytes, openapi_schema
 from text2image.paths import REQUEST_SCHEMA
 from text2image.routes import API_ROUTES, HISTORY_ROUTE, JOBS_ROUTE, SYNC_ROUTE
 
@@ -44,7 +44,7 @@ def test_every_error_answer_is_the_error_shape() -> None:
                 for ref in body.get("oneOf", [body]):  # a 429 is throttling or a quota
                     name = ref["$ref"].rsplit("/", 1)[1]
                     schema = spec["components"]["schemas"][name]
-                    if int(status) >= 400:
+                    if int(status) >= 400 and name != AWS_REQUEST_TOO_LONG:  # AWS's own answer, which the API cannot reshape
                         assert schema["required"][:2] == ["error", "message"] and schema["properties"]["error"]["enum"] == [name], status
 
 

@@ -31,7 +31,7 @@ ENDPOINTS_URL = "http://127.0.0.1:9001"
         (
             ["--scale-to-zero", "2", "--retry-time-scale", "1"],
             "--retry-time-scale 1 calls a warming endpoint every 15 s, not within --scale-to-zero's 2 s idle: "
-            "a copy would go before a job used it; give at most 0.0667, or leave it out to have that",
+            "a copy would go before a job used it; give less than 0.133, or leave it out for 0.0667",
         ),
     ],
 )
@@ -48,9 +48,13 @@ def banner_line(config: StackConfig) -> str:
 def test_the_banner_says_when_endpoints_go_cold_and_how_long_they_take_to_come_back() -> None:
     assert banner_line(StackConfig(scale_to_zero=2, cold_start=3.5)) == (
         "  scale to zero    endpoints scale to zero after 2 s idle; a cold start takes 3.5 s; "
-        "a job calls a warming endpoint every 1 s (Retry intervals x 0.0667)\n"
+        "a job calls a warming endpoint every 1 s and waits up to 13.3 s (Retry intervals x 0.0667)\n"
     )
-    assert banner_line(StackConfig(scale_to_zero=8, cold_start=3, retry_time_scale=0.01)).endswith("every 0.15 s (Retry intervals x 0.01)\n")
+    assert banner_line(StackConfig(scale_to_zero=8, cold_start=3, retry_time_scale=0.1)).endswith("every 1.5 s and waits up to 20 s (Retry intervals x 0.1)\n")
+    # A wait shorter than a cold start is allowed, as on AWS (200 s against minutes), and said.
+    assert banner_line(StackConfig(scale_to_zero=1, cold_start=10)).endswith(
+        "every 0.5 s and waits up to 6.67 s (Retry intervals x 0.0333; shorter than a cold start: a job started cold ends EndpointCold)\n"
+    )
     assert banner_line(StackConfig()) == ""
 
 
@@ -77,9 +81,11 @@ def test_endpoints_that_scale_to_zero_are_called_by_component_and_warmed_through
     assert env["AWS_ENDPOINT_URL_SAGEMAKER"] == env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] == ENDPOINTS_URL
     assert env["COLD_START_SECONDS"] == "3"  # whole seconds, as Retry-After gives them
     assert env["COLD_WAIT_SECONDS"] == "20"  # Prepare's 200 s, scaled as the workflow's Retry intervals
+    assert env["LATER_CALL_SECONDS"] == "61.5"  # a 15 s Retry interval, scaled, and the stack's 60 s per call
 
 
 def test_endpoints_that_do_not_scale_to_zero_host_no_component_whatever_an_earlier_stack_set() -> None:
     env = environment(retry_time_scale=1.0)
     assert env["INFERENCE_COMPONENTS"] == "{}"  # set, so that no earlier stack's value stays in the process
     assert env["COLD_WAIT_SECONDS"] == "200"
+    assert env["LATER_CALL_SECONDS"] == "75"  # as on AWS: 15 s and SageMaker's 60 s

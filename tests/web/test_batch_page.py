@@ -197,6 +197,8 @@ def test_a_batch_past_the_users_daily_quota_is_refused_whole_with_the_quota_and_
     expect(page.locator("#account")).to_contain_text(f"Signed in as {username}")
     page.get_by_label("JSONL or CSV file").set_input_files(str(jsonl(tmp_path, "one fox too many")))
     page.get_by_role("button", name="Run").click()
-    expect(page.get_by_role("alert")).to_contain_text("Daily quota reached: daily quota of 200 images: 199 used, 2 asked; resets at ")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This batch needs more images than you have left today: daily quota of 200 images: 199 used, 2 asked; resets at "
+    )
     expect(page.get_by_role("alert")).to_contain_text("It resets at ")
     assert "?id=" not in page.url

@@ -21,6 +21,7 @@ from text2image import batch_workflow, inference_components, manifest
 from text2image.deploy_settings import context_defaults
 from text2image.event_patterns import BATCH_DROP_MAX_BYTES
 from text2image.local import engine
+from text2image.local.capacity import warming_retry_interval
 from text2image.local.cognito import LocalUserPool, create_user_pool
 from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, invoke, load_handlers
@@ -75,6 +76,7 @@ class LocalAWSConfig:
     endpoints_url: str  # the SageMaker Runtime stand-in (and, for inference components, SageMaker's)
     retry_time_scale: float = 1.0
     endpoint_read_timeout: float = 70.0
+    invocation_limit: float = 60.0  # seconds an endpoint call may take (SageMaker's 60 s; `up --invocation-limit`)
     images_per_call: int = 0  # 0: an endpoint's whole share in one call, as far as the limits allow
     max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
@@ -172,6 +174,8 @@ class LocalAWS:
             "COLD_START_SECONDS": str(math.ceil(self.config.cold_start_seconds)),
             # How long a job waits for cold endpoints: the one wait scaled with the workflow's Retry intervals.
             "COLD_WAIT_SECONDS": f"{function_module('prepare').DEFAULT_COLD_WAIT_SECONDS * self.config.retry_time_scale:g}",
+            # What each later call in a lane needs of that wait: one Retry interval, scaled, and this stack's per-call limit.
+            "LATER_CALL_SECONDS": f"{warming_retry_interval() * self.config.retry_time_scale + self.config.invocation_limit:g}",
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",

@@ -69,7 +69,7 @@ def check_retry_fits_idle(idle: float, retry_time_scale: float) -> None:
         raise ValueError(
             f"--retry-time-scale {retry_time_scale:g} calls a warming endpoint every {every:g} s, "
             f"not within --scale-to-zero's {idle:g} s idle: a copy would go before a job used it; "
-            f"give at most {fitted_retry_time_scale(idle):.3g}, or leave it out to have that"
+            f"give less than {idle / warming_retry_interval():.3g}, or leave it out for {fitted_retry_time_scale(idle):.3g}"
         )
 
 

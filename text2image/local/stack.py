@@ -126,6 +126,7 @@ class LocalStack:
                 retry_time_scale=config.retry_scale,
                 # The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s).
                 endpoint_read_timeout=config.invocation_limit + 10,
+                invocation_limit=config.invocation_limit,
                 images_per_call=config.images_per_call,
                 max_images_per_call=config.max_images_per_call,
                 max_pixels_per_call=config.max_pixels_per_call,
