@@ -141,8 +141,7 @@ class Batches(Construct):
     def _build_function_permissions(self, bucket: s3.Bucket, public_base_url_parameter: str, usage_table: dynamodb.ITable | None) -> None:
         """The submit and drop functions store a batch and start it; the status function reads the
         lines' manifests and keeps the status document. With sign-in the submit function reads the
-        caller's day in the usage table, and whether a batch exists (HeadObject answers 404 for a
-        missing key only to a role that may list it; else 403)."""
+        caller's day in the usage table, and lists a batch's status key to learn whether it exists."""
         stack = Stack.of(self)
         parameter = stack.format_arn(service="ssm", resource="parameter", resource_name=public_base_url_parameter.lstrip("/"))
         for function in (self.submit, self.drop):

@@ -259,7 +259,7 @@ def test_each_batch_function_may_touch_only_its_keys_the_batch_workflow_and_the_
         if construct_id == "batch-drop":  # the function's failed runs go to the events DLQ
             (queue,) = of_type(stack_resources, "AWS::SQS::Queue")
             expected.append((("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"), (f"<{queue}.Arn>",), none))
-        else:  # signed in: the caller's day in the usage table, and whether a batch exists (HeadObject's 404)
+        else:  # signed in: the caller's day in the usage table, and whether a batch exists (its status key listed)
             (table,) = of_type(stack_resources, "AWS::DynamoDB::Table")
             expected.append((("dynamodb:GetItem",), (f"<{table}.Arn>",), none))
             expected.append((("s3:ListBucket",), (f"<{bucket}.Arn>",), json.dumps({"StringLike": {"s3:prefix": ["batches/*"]}}, sort_keys=True)))

@@ -132,7 +132,7 @@ def test_a_good_file_is_stored_with_its_first_status_and_started(s3: Stubber, sf
 
 
 USAGE_TABLE, DAILY_IMAGES = "unit-usage", 10
-CALLER = {"sub": "u-7", "username": "ana"}
+CALLER: Any = {"sub": "u-7", "username": "ana"}  # a sources.Caller
 CLAIMS = {"sub": "u-7", "cognito:username": "ana", "token_use": "id"}
 
 
@@ -177,6 +177,13 @@ def test_a_signed_in_callers_batch_is_theirs_and_runs_within_their_quota(s3: Stu
     expect_start(sfn, batch, caller=CALLER)
     status, _, body = post(FILE, claims=CLAIMS)
     assert (status, body) == (202, accepted(batch))
+
+
+def test_a_signed_in_batch_on_a_stack_without_a_usage_table_fails_loudly(s3: Stubber, sfn: Stubber, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign-in and the quota are deployed together: one without the other is the stack's fault, not the caller's."""
+    monkeypatch.delenv("USAGE_TABLE", raising=False)
+    with pytest.raises(ValueError, match="USAGE_TABLE is not set"):
+        batches.admit(stored(owner="u-7"), CALLER)
 
 
 @pytest.mark.usefixtures("with_quota")
