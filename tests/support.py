@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -154,3 +157,11 @@ def endpoint_stats(url: str) -> dict[str, dict[str, Any]]:
 def wait_for_endpoints(url: str, state: str, timeout: float) -> None:
     """Until every endpoint of a stack started with ``--scale-to-zero`` is ``state`` (warm, cold, warming)."""
     wait_until(lambda: all(e["state"] == state for e in endpoint_stats(url).values()), f"every endpoint {state}", timeout=timeout)
+
+
+def run_cli(api: str, config: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """One `text2image` command against ``api``, in its own process, with ``config`` as the user's
+    config folder (XDG_CONFIG_HOME: no tokens of the user running the tests) and ``env`` added."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("TEXT2IMAGE_")} | {"XDG_CONFIG_HOME": str(config)} | env
+    command = [sys.executable, "-m", "text2image.cli", *args, "--api", api]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment, stdin=subprocess.DEVNULL)

@@ -21,8 +21,11 @@ POLL_FIRST, POLL_MAX, POLL_GROWTH = 0.3, 2.0, 1.5
 # Waiting for GPUs that are starting (endpoints scaled to zero): by default 3 x the API's first
 # estimate and at least 15 minutes in all; never less than a second between two tries.
 WARM_WAIT_MIN, WARM_WAIT_FACTOR, WARM_RETRY_MIN = 900.0, 3.0, 1.0
-# How often `warm --wait` asks again (the warm route is idempotent: asking again changes nothing).
-WARM_POLL = 5.0
+# How often `warm --wait` asks again (the warm route is idempotent: asking again changes nothing):
+# every WARM_POLL seconds, or a third of the time the GPUs still need where that is shorter (never
+# under WARM_POLL_MIN), so that a copy is seen warm before it can go idle again (a local stack's
+# idle window is seconds; web/warm.js asks on the same rule).
+WARM_POLL, WARM_POLL_MIN = 5.0, 0.5
 WARMING_UP = "WarmingUp"
 ENDPOINT_COLD = "EndpointCold"
 # A batch file's Content-Type, by its name: JSONL (one request a line) or CSV (a text column, the
@@ -290,8 +293,13 @@ def all_warm(answer: dict[str, Any]) -> bool:
     return all(endpoint["state"] == "warm" for endpoint in answer["endpoints"])
 
 
+def warm_poll(retry_after: float) -> float:
+    """Seconds until `warm --wait` asks again, given the answer's ``retry_after`` (see WARM_POLL)."""
+    return min(WARM_POLL, max(WARM_POLL_MIN, retry_after / 3))
+
+
 def warm_until_ready(ask: Callable[[], dict[str, Any]], on_answer: Callable[[dict[str, Any]], None], waiting: Waiting) -> bool:
-    """Ask the warm route (``ask``) every WARM_POLL seconds, ``on_answer`` each answer, until
+    """Ask the warm route (``ask``) every ``warm_poll`` seconds, ``on_answer`` each answer, until
     every endpoint is warm (True) or the waiting's deadline passes (False)."""
     answer = ask()
     on_answer(answer)
@@ -300,7 +308,7 @@ def warm_until_ready(ask: Callable[[], dict[str, Any]], on_answer: Callable[[dic
         left = deadline - waiting.clock()
         if left <= 0:
             return False
-        waiting.sleep(min(WARM_POLL, left))
+        waiting.sleep(min(warm_poll(float(answer["retry_after"])), left))
         answer = ask()
         on_answer(answer)
     return True

@@ -3,7 +3,15 @@
 // idempotent, so the page asks again every few seconds to follow the GPUs until all are warm.
 // One watch at a time: a run waiting for the GPUs and the "Warm up GPUs" button share it.
 
+// Asked again every WARM_POLL_MS, or a third of the time the GPUs still need where that is
+// shorter (never under WARM_POLL_MIN_MS), so that a copy is seen warm before it can go idle again
+// (a local stack's idle window is seconds); `text2image warm --wait` asks on the same rule.
 const WARM_POLL_MS = 5000;
+const WARM_POLL_MIN_MS = 500;
+
+export function warmPollMs(answer) {
+  return Math.min(WARM_POLL_MS, Math.max(WARM_POLL_MIN_MS, (answer.retry_after * 1000) / 3));
+}
 // How long a run goes on trying while the GPUs start: 3 x the stack's cold start estimate, at
 // least 15 minutes (as `text2image generate` waits).
 const WAIT_MIN_MS = 15 * 60 * 1000;
@@ -62,7 +70,7 @@ export class Gpus {
       this.view.answer(answer);
       if (allWarm(answer)) return true;
       if (performance.now() >= until) return false;
-      await sleep(Math.min(WARM_POLL_MS, until - performance.now()));
+      await sleep(Math.min(warmPollMs(answer), until - performance.now()));
     }
   }
 }

@@ -6,12 +6,10 @@ is fetched twice); a file with bad lines is refused naming each, and nothing run
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from support import invocations, jpeg_dimensions
+from support import invocations, jpeg_dimensions, run_cli
 
 from text2image.local.stack import LocalStack
 
@@ -19,10 +17,7 @@ SIZE = 256
 
 
 def cli(stack: LocalStack, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """One command with ``config`` as the user's config folder (so no tokens of the user running the tests)."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("TEXT2IMAGE_")} | {"XDG_CONFIG_HOME": str(config)}
-    command = [sys.executable, "-m", "text2image.cli", *args, "--api", stack.gateway.url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, env=environment, stdin=subprocess.DEVNULL)
+    return run_cli(stack.gateway.url, config, *args, timeout=180)
 
 
 def test_a_small_jsonl_runs_to_the_end_and_every_image_is_saved_by_line(clean_stack: LocalStack, tmp_path: Path) -> None:

@@ -5,11 +5,9 @@ refreshed before they expire, and a 401 that says how to sign in."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 from jwts import claims_of
 from signed_in import SignedInStack
-from support import jpeg_dimensions
+from support import jpeg_dimensions, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +26,7 @@ def stack() -> Iterator[SignedInStack]:
 
 
 def cli(stack: SignedInStack, config: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """One command with ``config`` as XDG_CONFIG_HOME (so as the user's config folder)."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("TEXT2IMAGE_")} | {"XDG_CONFIG_HOME": str(config)} | env
-    command = [sys.executable, "-m", "text2image.cli", *args, "--api", stack.url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment, stdin=subprocess.DEVNULL)
+    return run_cli(stack.url, config, *args, timeout=60, **env)
 
 
 def login(stack: SignedInStack, config: Path, username: str | None = None, password: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from support import UNTHROTTLED, endpoint_stats, http, jpeg_dimensions, post_json, wait_for_endpoints, wait_until
+from support import UNTHROTTLED, endpoint_stats, http, jpeg_dimensions, post_json, run_cli, wait_for_endpoints, wait_until
 
 from text2image.local.process import LocalStackProcess
 
@@ -94,3 +95,14 @@ def test_warming_brings_cold_endpoints_back_ahead_of_use(cold_stack: LocalStackP
     assert sum(e["cold_refusals"] for e in endpoint_stats(url).values()) == refused  # warmed without a refused call
     _, config = get(f"{url}/config.json")
     assert json.loads(config)["warm"] == {"coldStartSeconds": COLD_START}
+
+
+def test_text2image_warm_wait_sees_the_endpoints_warm_though_they_idle_in_2_s(cold_stack: LocalStackProcess, tmp_path: Path) -> None:
+    """The CLI asks again every third of the cold start here (1 s), not every 5 s: a copy that comes
+    is seen before it goes idle again."""
+    url = cold_stack.url
+    wait_for_state(url, "cold")
+    out = run_cli(url, tmp_path, "warm", "--wait", "--max-wait", "30")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "all endpoints are warm"
+    assert "sd-local-1  warm  (1 copy of sd-local-1-model)" in out.stdout

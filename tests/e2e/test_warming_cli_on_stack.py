@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import UNTHROTTLED, endpoint_stats, jpeg_dimensions, wait_for_endpoints
+from support import UNTHROTTLED, endpoint_stats, jpeg_dimensions, run_cli, wait_for_endpoints
 
 from text2image.local.process import LocalStackProcess
 
@@ -28,10 +26,7 @@ def cold(url: str) -> None:
 
 
 def cli(stack: LocalStackProcess, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """One command with ``config`` as the user's config folder (so no tokens of the user running the tests)."""
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("TEXT2IMAGE_")} | {"XDG_CONFIG_HOME": str(config)}
-    command = [sys.executable, "-m", "text2image.cli", *args, "--api", stack.url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment, stdin=subprocess.DEVNULL)
+    return run_cli(stack.url, config, *args)
 
 
 def test_generate_sync_waits_for_cold_gpus_and_saves_the_images(cold_stack: LocalStackProcess, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from stand_in_api import Answer, FakeClock, StandIn, serving
 
 from text2image.cli import INTERRUPTED, main
-from text2image.client import Waiting
+from text2image.client import Waiting, warm_poll
 from text2image.token_store import Session, TokenStore
 
 JPEG = b"\xff\xd8\xff\xd9"
@@ -181,10 +181,16 @@ def test_warm_wait_asks_again_until_every_endpoint_is_warm(api: StandIn, capsys:
     ]
     clock = FakeClock()
     assert warm(api, clock, "--wait") == 0
-    assert clock.sleeps == [5, 5] and len(api.posts("/text2image/warm")) == 3
+    assert clock.sleeps == [4, pytest.approx(7 / 3)] and len(api.posts("/text2image/warm")) == 3  # a third of the time still needed
     out = capsys.readouterr().out
     assert "about 7 s until the GPUs are warm" in out
     assert out.splitlines()[-3:] == ["sd-1  warm  (1 copy of sd-1-model)", "sd-2  warm  (1 copy of sd-2-model)", "all endpoints are warm"]
+
+
+@pytest.mark.parametrize(("retry_after", "poll"), [(420, 5.0), (12, 4.0), (3, 1.0), (1, 0.5), (0, 0.5)])
+def test_warm_wait_asks_every_5_s_or_a_third_of_the_time_still_needed_when_shorter(retry_after: int, poll: float) -> None:
+    """A local stack's copy may go idle seconds after it comes: it must be seen warm before."""
+    assert warm_poll(retry_after) == pytest.approx(poll)
 
 
 def test_warm_wait_gives_up_after_max_wait(api: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
