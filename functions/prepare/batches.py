@@ -161,8 +161,12 @@ def public_base_url() -> str:
     return base_url
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_now().isoformat(timespec="seconds")
 
 
 def put_new(key: str, body: bytes, content_type: str) -> bool:
@@ -199,7 +203,7 @@ def admit(batch: Batch, caller: sources.Caller) -> None:
             f"send files of at most {settings.daily_images} images"
         )
     if not is_submitted(batch.batch_id):
-        quota.check_room(dynamodb_client(), settings.table, caller["sub"], batch.images, settings.daily_images, datetime.now(UTC))
+        quota.check_room(dynamodb_client(), settings.table, caller["sub"], batch.images, settings.daily_images, utc_now())
 
 
 def status_of_existing(batch_id: str) -> str:

@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -43,7 +43,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_BATCH_LINES", "30")
     monkeypatch.setenv("MAX_BATCH_BYTES", "2048")
     monkeypatch.setenv("MAX_DROP_BYTES", "4096")  # S3 has no payload limit: a dropped file may be bigger
-    monkeypatch.setattr(batches, "now", lambda: NOW)
+    monkeypatch.setattr(batches, "utc_now", lambda: datetime.fromisoformat(NOW))  # one clock: the documents' times and the quota's day
     # The SSM parameter holds the CloudFront URL with a trailing slash.
     monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: f"{BASE_URL}/")
 
@@ -158,8 +158,7 @@ def expect_new(s3: Stubber, batch: Any, *, submitted: bool = False) -> None:
 
 def expect_used_today(dynamodb: Stubber, used: int | None) -> None:
     """GetItem of the caller's count for today (no item before their first image of the day)."""
-    day = datetime.now(UTC).date().isoformat()
-    expected = {"TableName": USAGE_TABLE, "Key": {"pk": {"S": "USER#u-7"}, "sk": {"S": f"QUOTA#{day}"}}, "ConsistentRead": True}
+    expected = {"TableName": USAGE_TABLE, "Key": {"pk": {"S": "USER#u-7"}, "sk": {"S": "QUOTA#2026-11-25"}}, "ConsistentRead": True}  # NOW's UTC day
     dynamodb.add_response("get_item", {} if used is None else {"Item": {"images": {"N": str(used)}}}, expected)
 
 
@@ -194,7 +193,7 @@ def test_a_batch_over_what_is_left_of_the_callers_day_is_refused_whole_with_retr
     status, headers, body = post(FILE, claims=CLAIMS)
     assert (status, body["error"]) == (429, "QuotaExceeded")
     assert body["message"] == f"daily quota of {DAILY_IMAGES} images: 5 used, 6 asked; resets at {body['resets_at']}"
-    assert headers["Retry-After"] == str(body["retry_after"]) and 1 <= body["retry_after"] <= 86_400
+    assert (body["resets_at"], body["retry_after"], headers["Retry-After"]) == ("2026-11-26T00:00:00Z", 43_200, "43200")  # from NOW, noon
 
 
 @pytest.mark.usefixtures("with_quota")
