@@ -40,7 +40,7 @@ from text2image.client import (
     while_warming,
 )
 from text2image.cognito_client import SignInFailed
-from text2image.local.capacity import DEFAULT_COLD_START, warming_retry_interval
+from text2image.local.capacity import DEFAULT_COLD_START
 from text2image.login import NotSignedIn, OpenApi, id_token, login, logout
 from text2image.stop_signals import StopSignals
 from text2image.token_store import TokenStore
@@ -325,11 +325,8 @@ def scale_to_zero_line(stack: LocalStack) -> str:
     """The banner's line on scale to zero (``--scale-to-zero``, ``--cold-start``); none without it."""
     if stack.config.scale_to_zero is None:
         return ""
-    from text2image.local.lambdas import function_module
-
     config = stack.config
-    every = warming_retry_interval() * config.retry_scale
-    wait = function_module("prepare").DEFAULT_COLD_WAIT_SECONDS * config.retry_scale
+    every, wait = stack.aws.config.warming_retry_seconds, stack.aws.config.cold_wait_seconds
     # As on AWS (a 200 s wait, a cold start of minutes), a job that waits less than a cold start ends EndpointCold.
     short = "; shorter than a cold start: a job started cold ends EndpointCold" if wait < config.cold_start + every else ""
     return (

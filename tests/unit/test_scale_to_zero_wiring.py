@@ -15,7 +15,7 @@ import pytest
 
 from text2image.cli import scale_to_zero_line
 from text2image.local.aws import LocalAWS, LocalAWSConfig
-from text2image.local.stack import StackConfig
+from text2image.local.stack import StackConfig, aws_config
 
 NAMES = ["sd-local-1", "sd-local-2"]
 ENDPOINTS_URL = "http://127.0.0.1:9001"
@@ -41,7 +41,7 @@ def test_up_refuses_scale_to_zero_options_it_cannot_use_saying_why(options: list
 
 
 def banner_line(config: StackConfig) -> str:
-    stack: Any = SimpleNamespace(config=config)  # the line reads the stack's config only
+    stack: Any = SimpleNamespace(config=config, aws=SimpleNamespace(config=aws_config(config, ENDPOINTS_URL)))  # the line reads the configs only
     return scale_to_zero_line(stack)
 
 

@@ -23,6 +23,7 @@ from text2image.event_patterns import BATCH_DROP_MAX_BYTES
 from text2image.local import engine
 from text2image.local.capacity import warming_retry_interval
 from text2image.local.cognito import LocalUserPool, create_user_pool
+from text2image.local.endpoints import SAGEMAKER_INVOCATION_LIMIT
 from text2image.local.events import EventDispatcher
 from text2image.local.lambdas import ACCOUNT, PARTITION, REGION, LocalLambdaService, function_arn, function_module, invoke, load_handlers
 from text2image.paths import BATCH_STATE_MACHINE, STATE_MACHINE
@@ -75,8 +76,7 @@ class LocalAWSConfig:
     endpoint_names: list[str]
     endpoints_url: str  # the SageMaker Runtime stand-in (and, for inference components, SageMaker's)
     retry_time_scale: float = 1.0
-    endpoint_read_timeout: float = 70.0
-    invocation_limit: float = 60.0  # seconds an endpoint call may take (SageMaker's 60 s; `up --invocation-limit`)
+    invocation_limit: float = SAGEMAKER_INVOCATION_LIMIT  # seconds an endpoint call may take (`up --invocation-limit`)
     images_per_call: int = 0  # 0: an endpoint's whole share in one call, as far as the limits allow
     max_images_per_call: int = field(default_factory=lambda: int(context_defaults()["maxImagesPerCall"]))
     max_pixels_per_call: int = field(default_factory=lambda: int(context_defaults()["maxPixelsPerCall"]))
@@ -88,6 +88,21 @@ class LocalAWSConfig:
     cold_start_seconds: float = 0.0  # how long a cold endpoint takes to serve again (`up --cold-start`)
     # Lines of a batch in flight at once (`up --batch-concurrency`); 0: two per endpoint (batch_workflow.batch_concurrency).
     batch_concurrency: int = 0
+
+    @property
+    def endpoint_read_timeout(self) -> float:
+        """The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s)."""
+        return self.invocation_limit + 10
+
+    @property
+    def cold_wait_seconds(self) -> float:
+        """How long a job waits for cold endpoints: Prepare's one wait, scaled with the workflow's Retry intervals."""
+        return float(function_module("prepare").DEFAULT_COLD_WAIT_SECONDS * self.retry_time_scale)
+
+    @property
+    def warming_retry_seconds(self) -> float:
+        """How often a job calls a warming endpoint: the workflow's Retry interval, scaled."""
+        return warming_retry_interval() * self.retry_time_scale
 
 
 class LocalAWS:
@@ -172,10 +187,9 @@ class LocalAWS:
             inference_components.VARIABLE: inference_components.components_variable(self.config.endpoint_names if self.config.scales_to_zero else []),
             # Retry-After is whole seconds: a fractional local cold start is rounded up.
             "COLD_START_SECONDS": str(math.ceil(self.config.cold_start_seconds)),
-            # How long a job waits for cold endpoints: the one wait scaled with the workflow's Retry intervals.
-            "COLD_WAIT_SECONDS": f"{function_module('prepare').DEFAULT_COLD_WAIT_SECONDS * self.config.retry_time_scale:g}",
+            "COLD_WAIT_SECONDS": f"{self.config.cold_wait_seconds:g}",
             # What each later call in a lane needs of that wait: one Retry interval, scaled, and this stack's per-call limit.
-            "LATER_CALL_SECONDS": f"{warming_retry_interval() * self.config.retry_time_scale + self.config.invocation_limit:g}",
+            "LATER_CALL_SECONDS": f"{self.config.warming_retry_seconds + self.config.invocation_limit:g}",
             "PUBLIC_BASE_URL_PARAMETER": PUBLIC_BASE_URL_PARAMETER,
             "POWERTOOLS_SERVICE_NAME": "text2image",
             "POWERTOOLS_METRICS_NAMESPACE": "text2image",

@@ -101,6 +101,23 @@ def container_factory(model: str, latency: float, call_overhead: float = 0.0, li
     raise ValueError(f"unknown model {model!r}: use preview or diffusers:DIR (a folder saved by diffusers' save_pretrained)")
 
 
+def aws_config(config: StackConfig, endpoints_url: str) -> LocalAWSConfig:
+    """The local AWS of a stack so configured, whose endpoint server is at ``endpoints_url``."""
+    return LocalAWSConfig(
+        endpoint_names=config.endpoint_names,
+        endpoints_url=endpoints_url,
+        retry_time_scale=config.retry_scale,
+        invocation_limit=config.invocation_limit,
+        images_per_call=config.images_per_call,
+        max_images_per_call=config.max_images_per_call,
+        max_pixels_per_call=config.max_pixels_per_call,
+        auth=config.auth,
+        scales_to_zero=config.scales_to_zero,
+        cold_start_seconds=config.cold_start,
+        batch_concurrency=config.batch_concurrency,
+    )
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         if config.endpoints < 1:
@@ -119,23 +136,7 @@ class LocalStack:
         self.endpoints = EndpointServer(config.endpoint_names, container, invocation_limit=config.invocation_limit, scale_to_zero=scale_to_zero)
         for name, fault in faults:
             self.endpoints.set_fault(name, fault.mode, fault.remaining)
-        self.aws = LocalAWS(
-            LocalAWSConfig(
-                endpoint_names=config.endpoint_names,
-                endpoints_url=self.endpoints.url,
-                retry_time_scale=config.retry_scale,
-                # The client waits a little past the endpoint's own limit, as on AWS (70 s vs 60 s).
-                endpoint_read_timeout=config.invocation_limit + 10,
-                invocation_limit=config.invocation_limit,
-                images_per_call=config.images_per_call,
-                max_images_per_call=config.max_images_per_call,
-                max_pixels_per_call=config.max_pixels_per_call,
-                auth=config.auth,
-                scales_to_zero=config.scales_to_zero,
-                cold_start_seconds=config.cold_start,
-                batch_concurrency=config.batch_concurrency,
-            )
-        )
+        self.aws = LocalAWS(aws_config(config, self.endpoints.url))
         self.gateway = Gateway(self.aws, edge_validator(), config.gateway, config.host, config.port, hooks_url=self.endpoints.url)
 
     def start(self) -> LocalStack:
