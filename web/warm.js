@@ -9,9 +9,10 @@
 const WARM_POLL_MS = 5000;
 const WARM_POLL_MIN_MS = 500;
 
-export function warmPollMs(answer) {
+function warmPollMs(answer) {
   return Math.min(WARM_POLL_MS, Math.max(WARM_POLL_MIN_MS, (answer.retry_after * 1000) / 3));
 }
+
 // How long a run goes on trying while the GPUs start: 3 x the stack's cold start estimate, at
 // least 15 minutes (as `text2image generate` waits).
 const WAIT_MIN_MS = 15 * 60 * 1000;
